@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: test demo bench lint typecheck docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+$(VENV)/.demo-installed: $(BIN)/python pyproject.toml
+	$(PIP) install -q -e '.[cli,fastapi]'
+	touch $@
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/python examples/quickstart.py
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks
+
+docs: $(VENV)/.dev-installed
+	$(BIN)/python -m leadtrace._docgen
+
+clean:
+	rm -rf $(VENV) .leadtrace build dist

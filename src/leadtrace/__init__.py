@@ -1,0 +1,62 @@
+"""leadtrace: prove campaign activity becomes trustworthy sales data, with OpenTelemetry.
+
+The public API::
+
+    import leadtrace
+    leadtrace.configure(service_name="landing-web", environment="staging")
+
+    with leadtrace.journey(campaign=leadtrace.Campaign(id="spring-launch", source="google")):
+        leadtrace.emit("form_submitted", form_id="demo-request", field_names=["email"])
+
+    @leadtrace.stage("lead_routed", capture=["lead_id"])
+    def route(lead_id: str) -> str: ...
+
+Everything not listed in ``__all__`` is private or lives in a documented submodule
+(:mod:`leadtrace.events`, :mod:`leadtrace.semconv`, :mod:`leadtrace.errors`,
+:mod:`leadtrace.logging`, :mod:`leadtrace.testing`, ...).
+"""
+
+from __future__ import annotations
+
+from leadtrace import events, semconv
+from leadtrace._runtime import VERSION, Leadtrace, configure
+from leadtrace.consent import ConsentState
+from leadtrace.context import (
+    BusinessContext,
+    annotate,
+    current_journey,
+    extract,
+    inject,
+    journey,
+)
+from leadtrace.emit import emit
+from leadtrace.errors import ConfigError, EventValidationError, LeadtraceError
+from leadtrace.events import Campaign, Event
+from leadtrace.privacy import IdentityKeys, identity
+from leadtrace.stage import stage
+
+__version__ = VERSION
+
+__all__ = [
+    "BusinessContext",
+    "Campaign",
+    "ConfigError",
+    "ConsentState",
+    "Event",
+    "EventValidationError",
+    "IdentityKeys",
+    "Leadtrace",
+    "LeadtraceError",
+    "__version__",
+    "annotate",
+    "configure",
+    "current_journey",
+    "emit",
+    "events",
+    "extract",
+    "identity",
+    "inject",
+    "journey",
+    "semconv",
+    "stage",
+]

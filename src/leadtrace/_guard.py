@@ -1,0 +1,43 @@
+"""The one internal-error guard: leadtrace's own failures never reach application code.
+
+Every SDK step that runs on the application's path (processors, event conversion, hooks)
+reports its exceptions here. In lenient mode the error is counted
+(``leadtrace.internal_errors``) and logged at most once a minute per place, and the
+application carries on. In strict mode (development, tests) it is re-raised so bugs surface.
+The guard is never put around user code: exceptions from the user's own functions propagate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+__all__ = ["internal_error"]
+
+_log = logging.getLogger("leadtrace")
+_LOG_INTERVAL_S = 60.0
+_last_logged: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+def internal_error(exc: BaseException, where: str) -> None:
+    """Record an internal failure at ``where``; re-raise it only in strict mode."""
+    from leadtrace._runtime import current  # deferred: the runtime imports this module
+
+    runtime = current()
+    # The counter itself failing must not mask the original error.
+    with contextlib.suppress(Exception):
+        runtime.instruments.internal_errors.add(
+            1, {"where": where, "error.type": type(exc).__name__}
+        )
+    now = time.monotonic()
+    with _lock:
+        due = now - _last_logged.get(where, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S
+        if due:
+            _last_logged[where] = now
+    if due:
+        _log.warning("leadtrace internal error in %s: %r", where, exc, exc_info=exc)
+    if runtime.strict:
+        raise exc

@@ -1,0 +1,456 @@
+"""The runtime: ``configure()``, the :class:`Leadtrace` handle and the active-handle lookup.
+
+``configure()`` installs a global setup once. ``configure(local=True)`` returns a handle that
+touches no global state (for tests); ``handle.activate()`` makes the module-level API
+(``leadtrace.emit``, ``@leadtrace.stage``) use it for a block. Before any ``configure()`` the
+module-level API works against the global OpenTelemetry proxy (no-op until an SDK is set).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import Counter, Meter, MeterProvider
+from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Tracer, TracerProvider
+
+from leadtrace._config import Settings, resolve_settings
+from leadtrace.errors import ConfigError
+from leadtrace.processors import BusinessContextSpanProcessor
+from leadtrace.quality import Contracts, load_contracts
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
+
+__all__ = ["Instruments", "Leadtrace", "configure", "current"]
+
+_log = logging.getLogger("leadtrace")
+VERSION = "0.1.0"
+SCOPE = "leadtrace"
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """Metric instruments every runtime owns."""
+
+    invalid_events: Counter
+    """``leadtrace.events.invalid``: events that failed validation (lenient mode kept them)."""
+    internal_errors: Counter
+    """``leadtrace.internal_errors``: leadtrace's own failures, swallowed in lenient mode."""
+
+    @classmethod
+    def create(cls, meter: Meter) -> Instruments:
+        """Create the instruments on ``meter``."""
+        return cls(
+            invalid_events=meter.create_counter(
+                "leadtrace.events.invalid",
+                unit="{event}",
+                description="Events that failed schema validation; lenient mode kept them.",
+            ),
+            internal_errors=meter.create_counter(
+                "leadtrace.internal_errors",
+                unit="{error}",
+                description="Internal leadtrace errors swallowed so the application carried on.",
+            ),
+        )
+
+
+class Leadtrace:
+    """A configured leadtrace setup. Returned by :func:`leadtrace.configure`.
+
+    Attributes:
+        settings: the resolved settings.
+        tracer_provider: provider our spans go to (the app's own, when it had one).
+        meter_provider: provider of our metric instruments.
+        tracer: leadtrace's tracer.
+        contracts: per-stage data contracts used for quality verdicts.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider,
+        *,
+        local: bool,
+        owned: bool,
+        memory_exporter: InMemorySpanExporter | None = None,
+        logger_provider: LoggerProvider | None = None,
+        contracts: Contracts | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self.local = local
+        self.tracer: Tracer = tracer_provider.get_tracer(SCOPE, VERSION)
+        self.meter: Meter = meter_provider.get_meter(SCOPE, VERSION)
+        self.instruments = Instruments.create(self.meter)
+        self.contracts = contracts or load_contracts(settings.contracts)
+        self.strict = settings.validation == "strict"
+        self._owned = owned
+        self._memory_exporter = memory_exporter
+        self._logger_provider = logger_provider
+        self._shutdown_hooks: list[Callable[[], object]] = []
+
+    def __repr__(self) -> str:
+        where = "local" if self.local else "global"
+        return (
+            f"<Leadtrace {where} service={self.settings.service_name!r} "
+            f"environment={self.settings.environment!r} validation={self.settings.validation}>"
+        )
+
+    def emit(self, event: Any, /, **fields: Any) -> str:
+        """Emit an event through this handle; see :func:`leadtrace.emit`."""
+        from leadtrace.emit import emit_with
+
+        return emit_with(self, event, fields)
+
+    @contextmanager
+    def activate(self) -> Iterator[Leadtrace]:
+        """Make the module-level API use this handle inside the block (tests, multi-tenant)."""
+        with _lock:
+            _active.append(self)
+        try:
+            yield self
+        finally:
+            with _lock:
+                _active.remove(self)
+
+    def finished_spans(self) -> list[Any]:
+        """Spans captured in memory (local handles without exporters only)."""
+        if self._memory_exporter is None:
+            raise ConfigError(
+                "this handle exports spans elsewhere; finished_spans() needs "
+                "configure(local=True) without span_exporters"
+            )
+        return list(self._memory_exporter.get_finished_spans())
+
+    def clear(self) -> None:
+        """Forget the spans captured in memory."""
+        if self._memory_exporter is not None:
+            self._memory_exporter.clear()
+
+    def add_shutdown_hook(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` on :meth:`shutdown` (integrations release resources here)."""
+        self._shutdown_hooks.append(hook)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export everything buffered; True when it all went out in time."""
+        ok = True
+        flush = getattr(self.tracer_provider, "force_flush", None)
+        if flush is not None:
+            ok = bool(flush(timeout_millis)) and ok
+        flush = getattr(self.meter_provider, "force_flush", None)
+        if flush is not None:
+            ok = bool(flush(timeout_millis)) and ok
+        if self._logger_provider is not None:
+            ok = bool(self._logger_provider.force_flush(timeout_millis)) and ok
+        return ok
+
+    def shutdown(self) -> None:
+        """Flush and release what this handle created (never the app's own providers)."""
+        for hook in self._shutdown_hooks:
+            hook()
+        if not self._owned:
+            return
+        for provider in (self.tracer_provider, self.meter_provider, self._logger_provider):
+            stop = getattr(provider, "shutdown", None)
+            if stop is not None:
+                stop()
+
+
+_lock = threading.Lock()
+_active: list[Leadtrace] = []
+_global: Leadtrace | None = None
+_unconfigured: Leadtrace | None = None
+
+
+def current() -> Leadtrace:
+    """The handle the module-level API uses now: activated, else global, else unconfigured."""
+    if _active:
+        return _active[-1]
+    if _global is not None:
+        return _global
+    return _unconfigured_runtime()
+
+
+def _unconfigured_runtime() -> Leadtrace:
+    global _unconfigured
+    if _unconfigured is None:
+        try:
+            settings = resolve_settings({"service_name": "unknown_service"})
+        except ConfigError as exc:
+            _log.warning("leadtrace: ignoring invalid environment settings: %s", exc)
+            settings = resolve_settings({"service_name": "unknown_service"}, environ={})
+        _unconfigured = Leadtrace(
+            settings,
+            trace.get_tracer_provider(),
+            metrics.get_meter_provider(),
+            local=False,
+            owned=False,
+        )
+    return _unconfigured
+
+
+def _resource(settings: Settings) -> Resource:
+    attrs: dict[str, Any] = dict(settings.resource_attributes)
+    attrs["service.name"] = settings.service_name
+    attrs["deployment.environment.name"] = settings.environment
+    if settings.service_version:
+        attrs["service.version"] = settings.service_version
+    return Resource.create(attrs)
+
+
+def _otlp_span_exporter(settings: Settings) -> SpanExporter:
+    assert settings.endpoint is not None
+    if settings.protocol == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcSpanExporter,
+            )
+        except ImportError as exc:  # pragma: no cover - grpc ships with the otlp package
+            raise ConfigError(
+                "protocol 'grpc' needs opentelemetry-exporter-otlp-proto-grpc; "
+                "pip install opentelemetry-exporter-otlp"
+            ) from exc
+        return GrpcSpanExporter(
+            endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=f"{settings.endpoint}/v1/traces")
+
+
+def _otlp_metric_reader(settings: Settings) -> MetricReader:
+    assert settings.endpoint is not None
+    if settings.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return PeriodicExportingMetricReader(
+            GrpcMetricExporter(
+                endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+            )
+        )
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    return PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{settings.endpoint}/v1/metrics")
+    )
+
+
+def _logger_provider(settings: Settings, resource: Resource) -> LoggerProvider:
+    assert settings.endpoint is not None
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    if settings.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+            OTLPLogExporter as GrpcLogExporter,
+        )
+
+        exporter: Any = GrpcLogExporter(
+            endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+        )
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        exporter = OTLPLogExporter(endpoint=f"{settings.endpoint}/v1/logs")
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    logging.getLogger("leadtrace").addHandler(LoggingHandler(logger_provider=provider))
+    return provider
+
+
+def _span_processor_for(exporter: SpanExporter) -> SpanProcessor:
+    if isinstance(exporter, InMemorySpanExporter):
+        return SimpleSpanProcessor(exporter)
+    return BatchSpanProcessor(exporter)
+
+
+def our_processors(settings: Settings) -> list[SpanProcessor]:
+    """The span processors leadtrace adds, in order: business context, then scrubbing."""
+    processors: list[SpanProcessor] = [BusinessContextSpanProcessor()]
+    if settings.scrub:
+        from leadtrace.scrubbing import ScrubbingSpanProcessor
+
+        processors.append(ScrubbingSpanProcessor())
+    return processors
+
+
+def _prepend_processors(provider: SdkTracerProvider, processors: Sequence[SpanProcessor]) -> None:
+    """Add ``processors`` ahead of the app's own ones, so they run before any exporter.
+
+    The SDK only appends; an exporter added earlier by the app would otherwise see a span
+    before our scrubber did. Falls back to appending if the SDK's internals changed.
+    """
+    multi = getattr(provider, "_active_span_processor", None)
+    current_processors = getattr(multi, "_span_processors", None)
+    lock = getattr(multi, "_lock", None)
+    if isinstance(current_processors, tuple) and lock is not None:
+        with lock:
+            multi._span_processors = tuple(processors) + current_processors  # type: ignore[union-attr]
+        return
+    for processor in processors:
+        provider.add_span_processor(processor)
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    environment: str | None = None,
+    service_version: str | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    resource_attributes: Mapping[str, str] | None = None,
+    validation: str | None = None,
+    hash_key: str | bytes | None = None,
+    propagate_to: Sequence[str] | None = None,
+    trusted_networks: Sequence[str] | None = None,
+    scrub: bool | None = None,
+    export_logs: bool | None = None,
+    local_dir: str | None = None,
+    contracts: str | None = None,
+    local: bool = False,
+    span_exporters: Sequence[SpanExporter] | None = None,
+    metric_readers: Sequence[MetricReader] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Leadtrace:
+    """Set up leadtrace. Keyword-only; every setting also reads ``LEADTRACE_*``/``OTEL_*``.
+
+    Settings resolve from these arguments, then environment variables, then defaults (see
+    ``docs/configuration.md``). Without ``local=True`` the setup is global and happens once:
+    a second call warns and returns the first handle unchanged.
+
+    Providers: a :class:`~opentelemetry.sdk.trace.TracerProvider` the app already installed
+    (or passed as ``tracer_provider``) is reused, with leadtrace's processors put in front of
+    its own; otherwise an SDK provider is created that exports over OTLP when an endpoint is
+    set, and to JSON lines under ``local_dir`` when not.
+
+    Args:
+        local: build a non-global handle (for tests); spans stay in memory unless
+            ``span_exporters`` are given. Use ``handle.activate()`` to route the module-level
+            API to it.
+        span_exporters: extra span exporters (in-memory ones are exported synchronously).
+        metric_readers: extra metric readers, e.g. ``InMemoryMetricReader()``.
+        tracer_provider: use this provider instead of the global one.
+        environ: read settings from this mapping instead of ``os.environ``.
+
+    Raises:
+        ConfigError: a setting is missing or invalid; the message names it and the fix.
+    """
+    global _global
+    arguments: dict[str, Any] = {
+        "service_name": service_name,
+        "environment": environment,
+        "service_version": service_version,
+        "endpoint": endpoint,
+        "protocol": protocol,
+        "resource_attributes": resource_attributes,
+        "validation": validation,
+        "hash_key": hash_key,
+        "propagate_to": propagate_to,
+        "trusted_networks": trusted_networks,
+        "scrub": scrub,
+        "export_logs": export_logs,
+        "local_dir": local_dir,
+        "contracts": contracts,
+    }
+    if not local and _global is not None:
+        warnings.warn(
+            "leadtrace.configure() was already called; this call changes nothing. "
+            "Use configure(local=True) for an independent setup.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return _global
+    settings = resolve_settings(arguments, environ)
+    contract_set = load_contracts(settings.contracts)
+    resource = _resource(settings)
+
+    provider: TracerProvider
+    owned = True
+    memory: InMemorySpanExporter | None = None
+    existing = tracer_provider or (None if local else trace.get_tracer_provider())
+    if isinstance(existing, SdkTracerProvider):
+        provider, owned = existing, False
+        _prepend_processors(existing, our_processors(settings))
+        for exporter in span_exporters or ():
+            existing.add_span_processor(_span_processor_for(exporter))
+    else:
+        sdk = SdkTracerProvider(resource=resource, shutdown_on_exit=not local)
+        for processor in our_processors(settings):
+            sdk.add_span_processor(processor)
+        exporters = list(span_exporters or ())
+        if settings.endpoint is not None:
+            exporters.append(_otlp_span_exporter(settings))
+        if not exporters:
+            if local:
+                memory = InMemorySpanExporter()
+                exporters.append(memory)
+            else:
+                from leadtrace._local import JsonLinesSpanExporter
+
+                exporters.append(JsonLinesSpanExporter(settings.local_dir))
+        for exporter in exporters:
+            sdk.add_span_processor(_span_processor_for(exporter))
+        provider = sdk
+
+    readers = list(metric_readers or ())
+    if settings.endpoint is not None:
+        readers.append(_otlp_metric_reader(settings))
+    existing_meter = None if local else metrics.get_meter_provider()
+    meter_provider: MeterProvider
+    if isinstance(existing_meter, SdkMeterProvider) and not metric_readers:
+        meter_provider = existing_meter
+    else:
+        meter_provider = SdkMeterProvider(
+            resource=resource, metric_readers=readers, shutdown_on_exit=not local
+        )
+
+    logger_provider = _logger_provider(settings, resource) if settings.export_logs else None
+    handle = Leadtrace(
+        settings,
+        provider,
+        meter_provider,
+        local=local,
+        owned=owned,
+        memory_exporter=memory,
+        logger_provider=logger_provider,
+        contracts=contract_set,
+    )
+    if local:
+        return handle
+    if owned:
+        trace.set_tracer_provider(provider)
+    if meter_provider is not existing_meter:
+        metrics.set_meter_provider(meter_provider)
+    _global = handle
+    _log.info("leadtrace configured: %r", handle)
+    return handle
+
+
+def _reset_for_tests() -> None:
+    """Forget the global handle (the OpenTelemetry globals stay as they are)."""
+    global _global, _unconfigured
+    _global = None
+    _unconfigured = None

@@ -1,0 +1,63 @@
+"""Run generators and async generators step by step inside a re-entered scope.
+
+A context attached before a ``yield`` must be detached before control returns to the caller,
+or the caller's context leaks into the generator and back. These helpers re-enter a scope
+(a journey, a span) around each step instead, and forward ``send``/``throw``/``close``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import AbstractContextManager
+from typing import Any
+
+__all__ = ["scoped_async_generator", "scoped_generator"]
+
+Scope = Callable[[], AbstractContextManager[Any]]
+
+
+def scoped_generator(gen: Generator[Any, Any, Any], scope: Scope) -> Generator[Any, Any, Any]:
+    """Drive ``gen``, entering ``scope()`` around every step."""
+    to_send: Any = None
+    to_throw: BaseException | None = None
+    while True:
+        with scope():
+            try:
+                item = gen.throw(to_throw) if to_throw is not None else gen.send(to_send)
+            except StopIteration as stop:
+                return stop.value
+        to_send, to_throw = None, None
+        try:
+            to_send = yield item
+        except GeneratorExit:
+            with scope():
+                gen.close()
+            raise
+        except BaseException as exc:
+            to_throw = exc
+
+
+async def scoped_async_generator(
+    agen: AsyncGenerator[Any, Any], scope: Scope
+) -> AsyncGenerator[Any, Any]:
+    """Drive ``agen``, entering ``scope()`` around every step."""
+    to_send: Any = None
+    to_throw: BaseException | None = None
+    while True:
+        with scope():
+            try:
+                if to_throw is not None:
+                    item = await agen.athrow(to_throw)
+                else:
+                    item = await agen.asend(to_send)
+            except StopAsyncIteration:
+                return
+        to_send, to_throw = None, None
+        try:
+            to_send = yield item
+        except GeneratorExit:
+            with scope():
+                await agen.aclose()
+            raise
+        except BaseException as exc:
+            to_throw = exc

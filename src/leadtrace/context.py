@@ -1,0 +1,476 @@
+"""Journeys: business context held as ONE OpenTelemetry context value, and its propagation.
+
+A journey is one prospect's path from click to sales. :func:`journey` starts or continues one;
+everything started inside it (spans of any instrumentation, :func:`leadtrace.emit`,
+``@leadtrace.stage``) carries its journey id, start time, campaign, consent, identity keys and
+synthetic flag. The context is a single frozen value under one context key: cheap to attach
+(one ``ContextVar`` set) and never visible to vendors, unlike W3C baggage.
+
+Across processes, :func:`inject` and :func:`extract` carry an allow-listed subset in one
+header, ``leadtrace-journey`` (see ``docs/propagation.md``)::
+
+    leadtrace-journey: v=1;j=7f3c...;t=1764151200000;c=spring-launch;ch=paid_search;cs=granted;s=0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import functools
+import inspect
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Mapping,
+    MutableMapping,
+)
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, Final, TypeVar, cast, overload
+from urllib.parse import quote, unquote, urlparse
+
+from opentelemetry import context as otel_context
+
+from leadtrace import semconv
+from leadtrace._wrapping import scoped_async_generator, scoped_generator
+from leadtrace.consent import ConsentState
+from leadtrace.events import Campaign, build_spec, new_event_id, to_attributes
+from leadtrace.privacy import IdentityKeys
+
+__all__ = [
+    "HEADER",
+    "BusinessContext",
+    "annotate",
+    "current_journey",
+    "extract",
+    "inject",
+    "journey",
+]
+
+HEADER: Final = "leadtrace-journey"
+"""Name of the header (or message attribute) that carries the journey across processes."""
+
+_KEY: Final = otel_context.create_key("leadtrace.journey")
+_MAX_HEADER = 1024
+_MAX_VALUE = 128
+_SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+_IDENTITY_KEYS = (
+    semconv.IDENTITY_EMAIL_HASH,
+    semconv.IDENTITY_PHONE_HASH,
+    semconv.IDENTITY_ANONYMOUS_ID,
+    semconv.IDENTITY_CONTACT_ID,
+    semconv.IDENTITY_ACCOUNT_ID,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CAMPAIGN_SPEC = build_spec(Campaign, "martech.campaign")
+_CONSENT_SPEC = build_spec(ConsentState, "martech.consent")
+_IDENTITY_SPEC = build_spec(IdentityKeys, "martech.identity")
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessContext:
+    """The business context of one journey. Immutable; build a new one to change it."""
+
+    journey_id: str
+    """Journey (correlation) id."""
+    started_at: datetime
+    """When the journey started (UTC)."""
+    campaign: Campaign | None = None
+    """Attributed campaign."""
+    consent: ConsentState | None = None
+    """Latest consent state."""
+    identity: IdentityKeys | None = None
+    """Hashed identity keys."""
+    synthetic: bool = False
+    """True for test traffic."""
+    attributes: Mapping[str, Any] = field(init=False, compare=False, repr=False)
+    """Span attributes of this context, computed once (identity keys only with consent)."""
+    started_at_ns: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started_at_ns", int(self.started_at.timestamp() * 1e9))
+        object.__setattr__(self, "attributes", self._build_attributes())
+
+    def _build_attributes(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            semconv.JOURNEY_ID: self.journey_id,
+            semconv.JOURNEY_STARTED_AT: _iso(self.started_at),
+        }
+        if self.synthetic:
+            attrs[semconv.JOURNEY_SYNTHETIC] = True
+        if self.campaign is not None:
+            to_attributes(self.campaign, _CAMPAIGN_SPEC, attrs)
+        if self.consent is not None:
+            to_attributes(self.consent, _CONSENT_SPEC, attrs)
+        if self.identity is not None:
+            if self.identity_allowed:
+                to_attributes(self.identity, _IDENTITY_SPEC, attrs)
+            else:
+                attrs[semconv.CONSENT_DROPPED_REASON] = (
+                    f"analytics consent {self.consent_status}: identity keys dropped"
+                )
+        return attrs
+
+    @property
+    def consent_status(self) -> str:
+        """Consent status, ``unknown`` when no consent state is known."""
+        return self.consent.status if self.consent is not None else semconv.CONSENT_STATUS_UNKNOWN
+
+    @property
+    def identity_allowed(self) -> bool:
+        """Whether identity keys may be exported: only with analytics consent granted.
+
+        Unknown, denied or withdrawn consent, or a grant without the ``analytics`` purpose,
+        drops them; only the journey id stays, and the span says why.
+        """
+        return self.consent is not None and self.consent.allows(semconv.CONSENT_PURPOSE_ANALYTICS)
+
+    def replace(self, **changes: Any) -> BusinessContext:
+        """A copy with ``changes`` applied (``journey_id`` and ``started_at`` included)."""
+        values: dict[str, Any] = {
+            "journey_id": self.journey_id,
+            "started_at": self.started_at,
+            "campaign": self.campaign,
+            "consent": self.consent,
+            "identity": self.identity,
+            "synthetic": self.synthetic,
+        }
+        values.update(changes)
+        return BusinessContext(**values)
+
+
+class _Cell:
+    """Mutable holder of a journey's current context, so :func:`annotate` can update it
+    without an unpaired context attach. One cell per entered journey: never shared."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: BusinessContext) -> None:
+        self.value = value
+
+
+def current_journey(ctx: otel_context.Context | None = None) -> BusinessContext | None:
+    """The business context of the current journey, or None outside any journey."""
+    cell = otel_context.get_value(_KEY, ctx)
+    return cell.value if isinstance(cell, _Cell) else None
+
+
+def annotate(
+    *,
+    campaign: Campaign | None = None,
+    consent: ConsentState | None = None,
+    identity: IdentityKeys | None = None,
+    synthetic: bool | None = None,
+) -> BusinessContext | None:
+    """Update the current journey in place (e.g. once the form revealed who the lead is).
+
+    Spans started afterwards carry the new values; spans already started keep theirs.
+    Returns the new context, or None (and does nothing) outside a journey.
+    """
+    cell = otel_context.get_value(_KEY)
+    if not isinstance(cell, _Cell):
+        return None
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("campaign", campaign),
+            ("consent", consent),
+            ("identity", identity),
+            ("synthetic", synthetic),
+        )
+        if v is not None
+    }
+    cell.value = cell.value.replace(**changes)
+    return cell.value
+
+
+class _Attached:
+    """Attach a journey cell for the duration of a ``with`` block."""
+
+    __slots__ = ("_cell", "_token")
+
+    def __init__(self, cell: _Cell) -> None:
+        self._cell = cell
+
+    def __enter__(self) -> None:
+        self._token = otel_context.attach(otel_context.set_value(_KEY, self._cell))
+
+    def __exit__(self, *exc: object) -> None:
+        otel_context.detach(self._token)
+
+
+class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@journey(...)``
+    """Start or continue a journey; a context manager and a decorator.
+
+    As a context manager it yields the :class:`BusinessContext`::
+
+        with leadtrace.journey(campaign=Campaign(id="spring"), synthetic=True) as j:
+            ...  # every span here carries j.journey_id
+
+    As a decorator (sync, async, generator and async generator functions) each call runs in
+    its own journey::
+
+        @leadtrace.journey()
+        async def handle(msg): ...
+
+    Args:
+        journey_id: continue this journey id; a new id is made when omitted and no journey
+            is current.
+        parent: continue a context received from another process (:func:`extract`).
+        campaign, consent, identity, synthetic: values for the journey; on a continued journey
+            they replace the inherited ones.
+        started_at: start time of a new journey (defaults to now).
+        new: start a new journey even inside another.
+    """
+
+    __slots__ = ("_args", "_tokens")
+
+    def __init__(
+        self,
+        journey_id: str | None = None,
+        *,
+        parent: BusinessContext | None = None,
+        campaign: Campaign | None = None,
+        consent: ConsentState | None = None,
+        identity: IdentityKeys | None = None,
+        synthetic: bool | None = None,
+        started_at: datetime | None = None,
+        new: bool = False,
+    ) -> None:
+        self._args = (journey_id, parent, campaign, consent, identity, synthetic, started_at, new)
+        self._tokens: list[object] = []
+
+    def _build(self) -> BusinessContext:
+        journey_id, parent, campaign, consent, identity, synthetic, started_at, new = self._args
+        base = None if new else (parent or current_journey())
+        if base is not None and journey_id not in (None, base.journey_id):
+            base = None
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("campaign", campaign),
+                ("consent", consent),
+                ("identity", identity),
+                ("synthetic", synthetic),
+            )
+            if v is not None
+        }
+        if base is not None:
+            return base.replace(**changes) if changes else base
+        return BusinessContext(
+            journey_id=journey_id or new_event_id(),
+            started_at=started_at or datetime.now(timezone.utc),
+            **changes,
+        )
+
+    def __enter__(self) -> BusinessContext:
+        value = self._build()
+        self._tokens.append(otel_context.attach(otel_context.set_value(_KEY, _Cell(value))))
+        return value
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        otel_context.detach(self._tokens.pop())  # type: ignore[arg-type]
+
+    async def __aenter__(self) -> BusinessContext:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def _fresh(self) -> journey:
+        clone = journey.__new__(journey)
+        clone._args = self._args
+        clone._tokens = []
+        return clone
+
+    @overload
+    def __call__(self, func: Callable[..., AsyncGenerator[Any, Any]]) -> Any: ...
+    @overload
+    def __call__(self, func: F) -> F: ...
+
+    def __call__(self, func: Callable[..., Any]) -> Any:
+        """Decorate ``func`` so every call runs inside its own journey."""
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+                cell = _Cell(self._build())
+                return scoped_async_generator(func(*args, **kwargs), lambda: _Attached(cell))
+
+            return agen_wrapper
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+                cell = _Cell(self._build())
+                return scoped_generator(func(*args, **kwargs), lambda: _Attached(cell))
+
+            return gen_wrapper
+        if asyncio.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._fresh():
+                    return await cast(Callable[..., Awaitable[Any]], func)(*args, **kwargs)
+
+            return async_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+# --- propagation ---------------------------------------------------------------------------------
+
+
+def _clean_id(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    value = unquote(raw)[:_MAX_VALUE]
+    return value if value and all(c in _SAFE_ID for c in value) else None
+
+
+def _header_value(ctx: BusinessContext) -> str:
+    parts = [
+        "v=1",
+        f"j={quote(ctx.journey_id, safe='')}",
+        f"t={ctx.started_at_ns // 1_000_000}",
+    ]
+    campaign = ctx.campaign
+    if campaign is not None and campaign.id:
+        parts.append(f"c={quote(campaign.id, safe='')}")
+    if campaign is not None and campaign.channel:
+        parts.append(f"ch={campaign.channel}")
+    parts.append(f"cs={ctx.consent_status}")
+    parts.append(f"s={1 if ctx.synthetic else 0}")
+    return ";".join(parts)
+
+
+def host_allowed(url: str, patterns: tuple[str, ...]) -> bool:
+    """Whether the host of ``url`` matches one of the glob ``patterns`` (case-insensitive)."""
+    host = (urlparse(url).hostname or "").lower()
+    return bool(host) and any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
+
+
+def inject(
+    carrier: MutableMapping[str, str],
+    *,
+    url: str | None = None,
+    context: BusinessContext | None = None,
+) -> bool:
+    """Write the current journey into ``carrier`` (HTTP headers, message headers, a dict).
+
+    Only an allow-listed subset travels: journey id, start time, campaign id, channel,
+    consent status and the synthetic flag. Identity keys never do. When ``url`` is given,
+    the header is written only if its host matches ``LEADTRACE_PROPAGATE_TO``, so calls to
+    vendors (HubSpot, Salesforce, ...) receive no business context.
+
+    Returns:
+        True when the header was written.
+    """
+    ctx = context or current_journey()
+    if ctx is None:
+        return False
+    if url is not None:
+        from leadtrace._runtime import current  # deferred: the runtime imports this module
+
+        if not host_allowed(url, current().settings.propagate_to):
+            return False
+    carrier[HEADER] = _header_value(ctx)
+    return True
+
+
+def _lookup(carrier: Mapping[str, Any], name: str) -> str | None:
+    value = carrier.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, candidate in carrier.items():
+            if isinstance(key, str) and key.lower() == lowered:
+                value = candidate
+                break
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+def parse_header(value: str | None) -> BusinessContext | None:
+    """Parse a ``leadtrace-journey`` header value; None when absent or unusable.
+
+    Unknown keys are ignored (forward compatible); invalid values are dropped; a value over
+    1 KiB or without a valid journey id yields None. Never raises.
+    """
+    if not value or len(value) > _MAX_HEADER:
+        return None
+    fields: dict[str, str] = {}
+    for part in value.split(";"):
+        key, sep, raw = part.strip().partition("=")
+        if sep:
+            fields.setdefault(key, raw)
+    journey_id = _clean_id(fields.get("j"))
+    if journey_id is None:
+        return None
+    try:
+        millis = int(fields.get("t", ""))
+        started_at = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        started_at = datetime.now(timezone.utc)
+    campaign_id = _clean_id(fields.get("c"))
+    channel = fields.get("ch")
+    campaign = None
+    if campaign_id or channel in semconv.CHANNELS:
+        campaign = Campaign(
+            id=campaign_id,
+            channel=channel if channel in semconv.CHANNELS else None,
+        )
+    status = fields.get("cs")
+    consent = (
+        ConsentState(status=status)
+        if status in semconv.CONSENT_STATUSES and status != semconv.CONSENT_STATUS_UNKNOWN
+        else None
+    )
+    return BusinessContext(
+        journey_id=journey_id,
+        started_at=started_at,
+        campaign=campaign,
+        consent=consent,
+        synthetic=fields.get("s") == "1",
+    )
+
+
+def extract(carrier: Mapping[str, Any]) -> BusinessContext | None:
+    """Read a journey written by :func:`inject` from ``carrier``; None when there is none.
+
+    Header lookup is case-insensitive; malformed values yield None and never raise. Pass the
+    result to ``journey(parent=...)`` to continue the journey::
+
+        with leadtrace.journey(parent=leadtrace.extract(message.headers)):
+            ...
+    """
+    try:
+        return parse_header(_lookup(carrier, HEADER))
+    except Exception:
+        return None

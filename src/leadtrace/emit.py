@@ -1,0 +1,202 @@
+"""``emit()``: one canonical event becomes one span, with a quality verdict.
+
+The span is named by the event and carries the envelope, the payload and the journey's
+business attributes; its start time is the event's ``occurred_at``. Validation follows the
+mode: ``strict`` raises :class:`~leadtrace.errors.EventValidationError`; ``lenient`` keeps the
+valid part, marks ``martech.quality.valid=false`` with violation locations and types (never
+values), counts the failure and logs one failed-event record. Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from leadtrace import semconv
+from leadtrace._guard import internal_error
+from leadtrace._runtime import current
+from leadtrace.context import BusinessContext, current_journey
+from leadtrace.errors import EventValidationError, Violation
+from leadtrace.events import Event, UnknownEventError, get, new_event_id, spec_for, to_attributes
+
+if TYPE_CHECKING:
+    from leadtrace._runtime import Leadtrace
+
+__all__ = ["coerce_event", "emit", "event_attributes"]
+
+_IDENTITY_KEYS = (
+    semconv.IDENTITY_EMAIL_HASH,
+    semconv.IDENTITY_PHONE_HASH,
+    semconv.IDENTITY_ANONYMOUS_ID,
+    semconv.IDENTITY_CONTACT_ID,
+    semconv.IDENTITY_ACCOUNT_ID,
+)
+
+
+def emit(event: Event | str | type[Event], /, **fields: Any) -> str:
+    """Emit a canonical event as one span and return its event id.
+
+    Pass a built event, or an event name / class and its fields::
+
+        leadtrace.emit(LeadRouted(lead_id="L-1", routing_rule_id="emea", owner_id="U-7"))
+        leadtrace.emit("lead_routed", lead_id="L-1", routing_rule_id="emea", owner_id="U-7")
+
+    The second form validates inside leadtrace, so lenient mode can keep an invalid event
+    instead of raising. Envelope fields left empty (journey id, campaign, consent, identity)
+    come from the current journey.
+
+    Raises:
+        EventValidationError: strict mode only: names the event, the field and the rule.
+    """
+    return emit_with(current(), event, fields)
+
+
+def _violations(exc: ValidationError) -> list[Violation]:
+    return [
+        Violation(
+            location=".".join(str(p) for p in err["loc"]) or "<event>",
+            type=err["type"],
+            message=err["msg"],
+        )
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+@functools.cache
+def _lenient_model(cls: type[Event]) -> type[BaseModel]:
+    """A twin of ``cls`` where every field is optional: validates whatever part is valid."""
+    definitions: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        annotation: Any = info.annotation
+        optional = Annotated[(annotation | None, *info.metadata)]
+        definitions[name] = (optional, None)
+    return create_model(
+        f"{cls.__name__}Partial",
+        __config__=ConfigDict(extra="ignore", arbitrary_types_allowed=True),
+        **definitions,
+    )
+
+
+def coerce_event(
+    event: Event | str | type[Event], fields: Mapping[str, Any], *, strict: bool
+) -> tuple[type[Event] | None, str, Event | None, list[Violation]]:
+    """Turn ``emit()``'s arguments into ``(class, name, instance, violations)``.
+
+    In strict mode an invalid event raises; in lenient mode the instance holds the valid
+    fields only (missing required ones stay unset) and ``violations`` lists the rest.
+    """
+    if isinstance(event, Event):
+        if not fields:
+            return type(event), event.event_name, event, []
+        merged = {**event.model_dump(exclude={"schema_version"}), **fields}
+        return coerce_event(type(event), merged, strict=strict)
+    if isinstance(event, str):
+        try:
+            cls = get(event)
+        except UnknownEventError as exc:
+            if strict:
+                raise EventValidationError(
+                    event, [Violation("<event>", "unknown_event", str(exc))]
+                ) from None
+            return None, event[:128], None, [Violation("<event>", "unknown_event")]
+    else:
+        cls = event
+    try:
+        return cls, cls.event_name, cls.model_validate(dict(fields)), []
+    except ValidationError as exc:
+        violations = _violations(exc)
+    if strict:
+        raise EventValidationError(cls.event_name, violations) from None
+    bad = {v.location.split(".", 1)[0] for v in violations}
+    good = {k: v for k, v in fields.items() if k not in bad and k in cls.model_fields}
+    partial = _lenient_model(cls).model_validate(good)
+    values = {k: getattr(partial, k) for k in partial.model_fields_set}
+    values.setdefault("event_id", new_event_id())
+    instance = cls.model_construct(**values)
+    return cls, cls.event_name, instance, violations
+
+
+def event_attributes(
+    cls: type[Event] | None,
+    instance: Event | None,
+    journey: BusinessContext | None,
+) -> dict[str, Any]:
+    """Span attributes of an event: journey context first, the event's own fields over it."""
+    attrs: dict[str, Any] = dict(journey.attributes) if journey is not None else {}
+    if cls is None or instance is None:
+        return attrs
+    to_attributes(instance, spec_for(cls), attrs)
+    attrs[semconv.EVENT_NAME] = cls.event_name
+    attrs[semconv.EVENT_SCHEMA_VERSION] = cls.event_version
+    attrs[semconv.EVENT_LAYER] = cls.event_layer
+    attrs[semconv.JOURNEY_STAGE] = cls.event_name
+    if getattr(instance, "identity", None) is not None:
+        consent = getattr(instance, "consent", None) or (journey.consent if journey else None)
+        if consent is None or not consent.allows(semconv.CONSENT_PURPOSE_ANALYTICS):
+            for key in _IDENTITY_KEYS:
+                attrs.pop(key, None)
+            status = consent.status if consent is not None else semconv.CONSENT_STATUS_UNKNOWN
+            attrs[semconv.CONSENT_DROPPED_REASON] = (
+                f"analytics consent {status}: identity keys dropped"
+            )
+    return attrs
+
+
+def emit_with(
+    runtime: Leadtrace, event: Event | str | type[Event], fields: Mapping[str, Any]
+) -> str:
+    """``emit()`` against an explicit runtime handle."""
+    try:
+        cls, name, instance, violations = coerce_event(event, fields, strict=runtime.strict)
+    except EventValidationError:
+        raise
+    except Exception as exc:
+        internal_error(exc, "emit.coerce_event")
+        cls, instance = None, None
+        name = getattr(event, "event_name", None) or str(event)[:128]
+        violations = [Violation("<event>", "conversion_error")]
+    event_id = getattr(instance, "event_id", None) or new_event_id()
+    try:
+        journey = current_journey()
+        attrs = event_attributes(cls, instance, journey)
+        attrs[semconv.EVENT_ID] = event_id
+        if cls is None:
+            attrs[semconv.EVENT_NAME] = name
+        start_ns: int | None = None
+        occurred = getattr(instance, "occurred_at", None)
+        if occurred is not None:
+            start_ns = int(occurred.timestamp() * 1e9)
+            if journey is not None:
+                attrs[semconv.JOURNEY_ELAPSED] = (start_ns - journey.started_at_ns) / 1e9
+        missing = runtime.contracts.missing(name, attrs)
+        if runtime.contracts.required(name):
+            attrs[semconv.QUALITY_COMPLETE] = not missing
+            if missing:
+                attrs[semconv.QUALITY_MISSING] = missing
+        if violations:
+            attrs[semconv.QUALITY_VALID] = False
+            attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]
+        span = runtime.tracer.start_span(name, attributes=attrs, start_time=start_ns)
+        span.end(end_time=start_ns)
+        if violations:
+            _record_failed(runtime, name, event_id, violations)
+    except Exception as exc:
+        internal_error(exc, "emit")
+    return event_id
+
+
+def _record_failed(
+    runtime: Leadtrace, name: str, event_id: str, violations: list[Violation]
+) -> None:
+    from leadtrace.logging import failed_event_log
+
+    runtime.instruments.invalid_events.add(1, {semconv.EVENT_NAME: name})
+    failed_event_log().warning(
+        "failed_event",
+        failed_event=name,
+        event_id=event_id,
+        violations=[{"location": v.location, "type": v.type} for v in violations],
+    )

@@ -1,0 +1,601 @@
+"""Canonical events: pydantic models, the envelope every event carries, and the registry.
+
+Every step of the revenue path is one event with a common envelope (event id usable as an
+idempotency key, ``occurred_at``, source system, environment, schema version, journey id,
+campaign, identity keys, consent, synthetic flag) and the payload its stage needs::
+
+    from leadtrace import events
+    routed = events.LeadRouted(lead_id="L-1", routing_rule_id="emea-smb", owner_id="U-7")
+    events.get("lead_routed")            # -> LeadRouted (latest version)
+    events.get("lead_routed", "1-0-0")   # -> LeadRouted
+
+Schemas are closed (``additionalProperties: false``) and versioned with SchemaVer
+``MODEL-REVISION-ADDITION``; see :mod:`leadtrace.schemas` for export and compatibility checks.
+Register your own events with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from leadtrace import semconv
+from leadtrace._fields import Attr
+from leadtrace.consent import ConsentState
+from leadtrace.errors import ConfigError, LeadtraceError
+from leadtrace.privacy import IdentityKeys
+
+__all__ = [
+    "Campaign",
+    "CampaignAttributed",
+    "ConsentCaptured",
+    "CrmUpdated",
+    "Event",
+    "FormSubmitted",
+    "FormViewed",
+    "Layer",
+    "LeadCreated",
+    "LeadEnriched",
+    "LeadQualified",
+    "LeadRouted",
+    "OpportunityCreated",
+    "SalesAcknowledged",
+    "SessionStarted",
+    "UnknownEventError",
+    "all_events",
+    "get",
+    "new_event_id",
+    "parse_version",
+    "register",
+]
+
+Layer = Literal["capture", "identity", "enrichment", "routing", "crm", "sales"]
+"""Layer of the revenue path an event belongs to (``semconv.LAYER_*``)."""
+Channel = Literal["paid_search", "paid_social", "email", "organic", "referral", "direct", "other"]
+DedupeOutcome = Literal["created", "updated", "conflict", "duplicate", "ambiguous"]
+CrmOperation = Literal["create", "update", "upsert", "delete"]
+EnrichmentOutcome = Literal["enriched", "no_match", "timeout", "error"]
+Qualification = Literal["mql", "sql", "disqualified"]
+Touch = Literal["first", "last"]
+ClickIdType = Literal["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "li_fat_id"]
+
+_VERSION = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+Text = Annotated[str, Field(max_length=1024)]
+
+
+class UnknownEventError(LeadtraceError, KeyError):
+    """No event of that name (or version) is registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown event"
+
+
+def new_event_id() -> str:
+    """A new random event id (32 hex characters, 128 bits)."""
+    return os.urandom(16).hex()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    """Parse a SchemaVer string ``MODEL-REVISION-ADDITION`` into a tuple of ints.
+
+    Raises:
+        ValueError: ``version`` is not three dash-separated integers.
+    """
+    match = _VERSION.match(version)
+    if match is None:
+        raise ValueError(f"schema version {version!r} is not SchemaVer MODEL-REVISION-ADDITION")
+    model, revision, addition = (int(g) for g in match.groups())
+    return model, revision, addition
+
+
+class Campaign(BaseModel):
+    """Campaign metadata of a touch: UTM values, derived channel and click id type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str | None, Attr(semconv.CAMPAIGN_ID), Field(max_length=256)] = None
+    """Campaign id (``utm_id`` or the ad platform's id)."""
+    source: Annotated[str | None, Attr(semconv.CAMPAIGN_SOURCE), Field(max_length=256)] = None
+    """``utm_source``."""
+    medium: Annotated[str | None, Attr(semconv.CAMPAIGN_MEDIUM), Field(max_length=256)] = None
+    """``utm_medium``."""
+    name: Annotated[str | None, Attr(semconv.CAMPAIGN_NAME), Field(max_length=256)] = None
+    """``utm_campaign``."""
+    term: Annotated[str | None, Attr(semconv.CAMPAIGN_TERM), Field(max_length=256)] = None
+    """``utm_term``."""
+    content: Annotated[str | None, Attr(semconv.CAMPAIGN_CONTENT), Field(max_length=256)] = None
+    """``utm_content``."""
+    channel: Annotated[Channel | None, Attr(semconv.CAMPAIGN_CHANNEL)] = None
+    """Derived channel."""
+    offer_id: Annotated[str | None, Attr(semconv.CAMPAIGN_OFFER_ID), Field(max_length=256)] = None
+    """Offer responded to."""
+    click_id_type: Annotated[ClickIdType | None, Attr(semconv.CAMPAIGN_CLICK_ID_TYPE)] = None
+    """Which click id arrived (never its value)."""
+    touch: Annotated[Touch | None, Attr(semconv.CAMPAIGN_TOUCH)] = None
+    """Whether this is the first or last touch."""
+
+
+class Event(BaseModel):
+    """Envelope shared by every event. Subclass it (and :func:`register`) for your own events.
+
+    Class variables every concrete event sets:
+        event_name: snake_case name, also the span name.
+        event_layer: layer of the revenue path.
+        event_version: SchemaVer of this model, ``"1-0-0"`` for a first version.
+        attribute_prefix: prefix for fields without an ``Attr`` (defaults to
+            ``martech.<event_name>``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    event_name: ClassVar[str] = ""
+    event_layer: ClassVar[Layer] = "capture"
+    event_version: ClassVar[str] = "1-0-0"
+    attribute_prefix: ClassVar[str | None] = None
+
+    event_id: Annotated[str, Attr(semconv.EVENT_ID), Field(min_length=1, max_length=128)] = Field(
+        default_factory=new_event_id
+    )
+    """Unique id; send the same id again to make a retry idempotent."""
+    occurred_at: datetime = Field(default_factory=_now)
+    """When the event happened (timezone-aware); the span's start time."""
+    source_system: Annotated[str | None, Attr(semconv.EVENT_SOURCE_SYSTEM)] = None
+    """System that observed it; defaults to the configured service name."""
+    environment: str | None = None
+    """Deployment environment; defaults to the configured one (exported on the resource)."""
+    journey_id: Annotated[str | None, Attr(semconv.JOURNEY_ID), Field(max_length=128)] = None
+    """Journey (correlation) id; defaults to the current journey's."""
+    campaign: Campaign | None = None
+    """Campaign; defaults to the current journey's."""
+    identity: IdentityKeys | None = None
+    """Hashed identity keys; defaults to the current journey's."""
+    consent: ConsentState | None = None
+    """Consent state; defaults to the current journey's."""
+    synthetic: Annotated[bool, Attr(semconv.JOURNEY_SYNTHETIC)] = False
+    """True for test traffic."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def schema_version(self) -> str:
+        """SchemaVer of this event's model (``event_version``)."""
+        return self.event_version
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_own_schema_version(cls, data: Any) -> Any:
+        """Serialized events carry ``schema_version``; accept it when it names this version."""
+        if isinstance(data, Mapping) and "schema_version" in data:
+            data = dict(data)
+            declared = data.pop("schema_version")
+            if declared != cls.event_version:
+                raise ValueError(
+                    f"schema_version {declared!r} does not match {cls.event_name} "
+                    f"{cls.event_version}; look the model up with events.get(name, version)"
+                )
+        return data
+
+
+# --- the twelve canonical events -----------------------------------------------------------------
+
+
+class SessionStarted(Event):
+    """A visitor's session began on a landing page."""
+
+    event_name: ClassVar[str] = "session_started"
+    event_layer: ClassVar[Layer] = "capture"
+
+    landing_path: Annotated[str | None, Attr("martech.session.landing_path"), Text] = None
+    """Path of the landing page (no query string)."""
+    referrer_host: Annotated[str | None, Attr("martech.session.referrer_host"), Text] = None
+    """Host of the referring page."""
+
+
+class CampaignAttributed(Event):
+    """Campaign attribution was decided for the journey (first and/or last touch)."""
+
+    event_name: ClassVar[str] = "campaign_attributed"
+    event_layer: ClassVar[Layer] = "capture"
+
+    attribution_model: Annotated[
+        Literal["first_touch", "last_touch", "linear", "position_based", "data_driven"],
+        Attr("martech.campaign.attribution_model"),
+    ] = "first_touch"
+    """Attribution model that picked the campaign."""
+    rule_version: Annotated[str | None, Attr("martech.campaign.rule_version"), Text] = None
+    """Version of the attribution / channel rule table used."""
+
+
+class FormViewed(Event):
+    """A form was shown to the visitor."""
+
+    event_name: ClassVar[str] = "form_viewed"
+    event_layer: ClassVar[Layer] = "capture"
+
+    form_id: Annotated[Id, Attr(semconv.FORM_ID)]
+    """Form id."""
+    form_version: Annotated[str | None, Attr(semconv.FORM_VERSION), Text] = None
+    """Form version."""
+
+
+class FormSubmitted(Event):
+    """A form was submitted. Carries field names, never values."""
+
+    event_name: ClassVar[str] = "form_submitted"
+    event_layer: ClassVar[Layer] = "capture"
+
+    form_id: Annotated[Id, Attr(semconv.FORM_ID)]
+    """Form id."""
+    form_version: Annotated[str | None, Attr(semconv.FORM_VERSION), Text] = None
+    """Form version."""
+    field_names: Annotated[
+        tuple[Annotated[str, Field(max_length=128)], ...],
+        Attr(semconv.FORM_FIELD_NAMES),
+        Field(max_length=200),
+    ] = ()
+    """Names of the submitted fields."""
+
+
+class ConsentCaptured(Event):
+    """A consent decision was captured. ``consent`` is required here."""
+
+    event_name: ClassVar[str] = "consent_captured"
+    event_layer: ClassVar[Layer] = "capture"
+
+    consent: ConsentState
+    """The decision captured."""
+
+
+class LeadCreated(Event):
+    """A lead was created or matched to an existing record."""
+
+    event_name: ClassVar[str] = "lead_created"
+    event_layer: ClassVar[Layer] = "identity"
+
+    lead_id: Annotated[Id, Attr(semconv.LEAD_ID)]
+    """Lead id."""
+    dedupe_outcome: Annotated[DedupeOutcome, Attr(semconv.LEAD_DEDUPE_OUTCOME)]
+    """Deduplication outcome."""
+    identity_match: Annotated[
+        Literal["matched", "new", "ambiguous", "none"] | None, Attr(semconv.IDENTITY_MATCH)
+    ] = None
+    """Identity resolution outcome."""
+
+
+class LeadEnriched(Event):
+    """Enrichment finished for a lead (successfully or not)."""
+
+    event_name: ClassVar[str] = "lead_enriched"
+    event_layer: ClassVar[Layer] = "enrichment"
+
+    lead_id: Annotated[Id, Attr(semconv.LEAD_ID)]
+    """Lead id."""
+    provider: Annotated[str | None, Attr(semconv.ENRICHMENT_PROVIDER), Text] = None
+    """Enrichment provider."""
+    outcome: Annotated[EnrichmentOutcome, Attr(semconv.ENRICHMENT_OUTCOME)] = "enriched"
+    """Outcome."""
+    fields_added: Annotated[
+        tuple[Annotated[str, Field(max_length=128)], ...],
+        Attr(semconv.ENRICHMENT_FIELDS_ADDED),
+        Field(max_length=200),
+    ] = ()
+    """Names of the fields filled."""
+    lead_score: Annotated[float | None, Attr(semconv.LEAD_SCORE)] = None
+    """Score after enrichment."""
+
+
+class LeadRouted(Event):
+    """A lead was assigned to an owner by a routing rule."""
+
+    event_name: ClassVar[str] = "lead_routed"
+    event_layer: ClassVar[Layer] = "routing"
+
+    lead_id: Annotated[Id, Attr(semconv.LEAD_ID)]
+    """Lead id."""
+    routing_rule_id: Annotated[Id, Attr(semconv.ROUTING_RULE_ID)]
+    """Rule that decided."""
+    routing_rule_version: Annotated[str | None, Attr(semconv.ROUTING_RULE_VERSION), Text] = None
+    """Version of the rule set."""
+    owner_id: Annotated[str | None, Attr(semconv.ROUTING_OWNER_ID), Text] = None
+    """Assigned owner."""
+    territory: Annotated[str | None, Attr(semconv.ROUTING_TERRITORY), Text] = None
+    """Territory."""
+    queue: Annotated[str | None, Attr(semconv.ROUTING_QUEUE), Text] = None
+    """Queue."""
+    expected_owner_id: Annotated[str | None, Attr(semconv.ROUTING_EXPECTED_OWNER_ID), Text] = None
+    """Owner the rules say is right, when a check knows it."""
+
+
+class CrmUpdated(Event):
+    """A record was written to the CRM."""
+
+    event_name: ClassVar[str] = "crm_updated"
+    event_layer: ClassVar[Layer] = "crm"
+
+    crm_system: Annotated[Id, Attr(semconv.CRM_SYSTEM)]
+    """CRM, e.g. ``hubspot``."""
+    crm_object: Annotated[Id, Attr(semconv.CRM_OBJECT)]
+    """Object type, e.g. ``contact``."""
+    record_id: Annotated[str | None, Attr(semconv.CRM_RECORD_ID), Text] = None
+    """Record id (absent when the write failed)."""
+    operation: Annotated[CrmOperation, Attr(semconv.CRM_OPERATION)]
+    """Operation."""
+    lead_id: Annotated[str | None, Attr(semconv.LEAD_ID), Text] = None
+    """Lead id."""
+    dedupe_outcome: Annotated[DedupeOutcome | None, Attr(semconv.LEAD_DEDUPE_OUTCOME)] = None
+    """Dedupe outcome the CRM reported."""
+    lead_score: Annotated[float | None, Attr(semconv.LEAD_SCORE)] = None
+    """Score written on the record."""
+    routing_rule_id: Annotated[str | None, Attr(semconv.ROUTING_RULE_ID), Text] = None
+    """Routing rule written on the record."""
+    owner_id: Annotated[str | None, Attr(semconv.ROUTING_OWNER_ID), Text] = None
+    """Owner written on the record."""
+
+
+class SalesAcknowledged(Event):
+    """Sales acknowledged (first touched) the lead."""
+
+    event_name: ClassVar[str] = "sales_acknowledged"
+    event_layer: ClassVar[Layer] = "sales"
+
+    lead_id: Annotated[Id, Attr(semconv.LEAD_ID)]
+    """Lead id."""
+    owner_id: Annotated[str | None, Attr(semconv.ROUTING_OWNER_ID), Text] = None
+    """Owner of the lead."""
+    acknowledged_by: Annotated[str | None, Attr(semconv.SALES_ACKNOWLEDGED_BY), Text] = None
+    """Sales user id that acknowledged."""
+
+
+class LeadQualified(Event):
+    """The lead reached a qualification stage (MQL, SQL) or was disqualified."""
+
+    event_name: ClassVar[str] = "lead_qualified"
+    event_layer: ClassVar[Layer] = "sales"
+
+    lead_id: Annotated[Id, Attr(semconv.LEAD_ID)]
+    """Lead id."""
+    qualification: Annotated[Qualification, Attr(semconv.LEAD_QUALIFICATION)]
+    """Stage reached."""
+    lead_score: Annotated[float | None, Attr(semconv.LEAD_SCORE)] = None
+    """Score at qualification."""
+
+
+class OpportunityCreated(Event):
+    """An opportunity was created from the lead."""
+
+    event_name: ClassVar[str] = "opportunity_created"
+    event_layer: ClassVar[Layer] = "sales"
+
+    opportunity_id: Annotated[Id, Attr(semconv.SALES_OPPORTUNITY_ID)]
+    """Opportunity id."""
+    lead_id: Annotated[str | None, Attr(semconv.LEAD_ID), Text] = None
+    """Lead id."""
+    amount: Annotated[float | None, Attr(semconv.SALES_AMOUNT), Field(ge=0)] = None
+    """Amount."""
+    currency: Annotated[str | None, Attr(semconv.SALES_CURRENCY), Field(pattern=r"^[A-Z]{3}$")] = (
+        None
+    )
+    """ISO 4217 code."""
+
+
+# --- registry -------------------------------------------------------------------------------------
+
+E = TypeVar("E", bound=type[Event])
+
+_registry: dict[str, dict[str, type[Event]]] = {}
+_lock = threading.Lock()
+
+
+def register(cls: E) -> E:
+    """Register an event model (usable as a class decorator); returns it unchanged.
+
+    Raises:
+        ConfigError: the name, layer or version is invalid, or another class already holds
+            that name and version.
+    """
+    name, version = cls.event_name, cls.event_version
+    if not _EVENT_NAME.match(name or ""):
+        raise ConfigError(
+            f"event class {cls.__name__} needs event_name in snake_case (e.g. 'demo_booked'), "
+            f"got {name!r}"
+        )
+    if cls.event_layer not in semconv.LAYERS:
+        raise ConfigError(
+            f"event {name!r}: event_layer must be one of {semconv.LAYERS}, got {cls.event_layer!r}"
+        )
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        raise ConfigError(f"event {name!r}: {exc}; write e.g. event_version = '1-0-0'") from exc
+    with _lock:
+        versions = _registry.setdefault(name, {})
+        existing = versions.get(version)
+        if existing is not None and existing is not cls:
+            raise ConfigError(
+                f"event {name!r} version {version} is already registered by "
+                f"{existing.__module__}.{existing.__qualname__}; published versions are "
+                "immutable: bump event_version for the new model"
+            )
+        versions[version] = cls
+    return cls
+
+
+def unregister(name: str, version: str | None = None) -> None:
+    """Remove a registered event (all versions when ``version`` is None). For tests."""
+    with _lock:
+        if version is None:
+            _registry.pop(name, None)
+        else:
+            _registry.get(name, {}).pop(version, None)
+
+
+def get(name: str, version: str | None = None) -> type[Event]:
+    """Look up an event model by name, and version (latest when omitted).
+
+    Raises:
+        UnknownEventError: nothing is registered under that name or version.
+    """
+    versions = _registry.get(name)
+    if not versions:
+        raise UnknownEventError(
+            f"unknown event {name!r}; registered events: {sorted(_registry)}. "
+            "Register your own with leadtrace.events.register"
+        )
+    if version is None:
+        return versions[max(versions, key=parse_version)]
+    try:
+        return versions[version]
+    except KeyError:
+        raise UnknownEventError(
+            f"event {name!r} has no version {version!r}; registered: "
+            f"{sorted(versions, key=parse_version)}"
+        ) from None
+
+
+def all_events() -> Iterator[type[Event]]:
+    """Every registered event model, every version, sorted by name then version."""
+    for name in sorted(_registry):
+        versions = _registry[name]
+        for version in sorted(versions, key=parse_version):
+            yield versions[version]
+
+
+CANONICAL_EVENTS: tuple[type[Event], ...] = (
+    SessionStarted,
+    CampaignAttributed,
+    FormViewed,
+    FormSubmitted,
+    ConsentCaptured,
+    LeadCreated,
+    LeadEnriched,
+    LeadRouted,
+    CrmUpdated,
+    SalesAcknowledged,
+    LeadQualified,
+    OpportunityCreated,
+)
+"""The twelve canonical events, in revenue-path order."""
+
+for _cls in CANONICAL_EVENTS:
+    register(_cls)
+
+
+# --- field -> attribute maps (built once per class) ----------------------------------------------
+
+_NOT_ATTRIBUTES = frozenset({"occurred_at", "environment", "captured_at"})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """How one model field becomes span attributes."""
+
+    field: str
+    attribute: str
+    kind: Literal["scalar", "sequence", "datetime", "model", "bool_true"]
+    nested: tuple[FieldSpec, ...] = ()
+
+
+def _model_type(annotation: Any) -> type[BaseModel] | None:
+    candidates = [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        candidates = list(typing.get_args(annotation))
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return any(_is_sequence(a) for a in typing.get_args(annotation))
+    return origin in (tuple, list, frozenset, set)
+
+
+def build_spec(model: type[BaseModel], prefix: str) -> tuple[FieldSpec, ...]:
+    """Compute the field -> attribute map of a model (cached by :func:`spec_for`)."""
+    specs: list[FieldSpec] = []
+    for name, info in model.model_fields.items():
+        if name in _NOT_ATTRIBUTES:
+            continue
+        nested = _model_type(info.annotation)
+        if nested is not None:
+            specs.append(FieldSpec(name, "", "model", build_spec(nested, f"{prefix}.{name}")))
+            continue
+        attr = next((m.name for m in info.metadata if isinstance(m, Attr)), f"{prefix}.{name}")
+        kind: Literal["scalar", "sequence", "datetime", "bool_true"] = "scalar"
+        if _is_sequence(info.annotation):
+            kind = "sequence"
+        elif info.annotation is datetime:
+            kind = "datetime"
+        elif name == "synthetic":
+            kind = "bool_true"
+        specs.append(FieldSpec(name, attr, kind))
+    return tuple(specs)
+
+
+_specs: dict[type[BaseModel], tuple[FieldSpec, ...]] = {}
+
+
+def spec_for(model: type[Event]) -> tuple[FieldSpec, ...]:
+    """The cached field -> attribute map of an event class."""
+    spec = _specs.get(model)
+    if spec is None:
+        spec = build_spec(model, model.attribute_prefix or f"martech.{model.event_name}")
+        _specs[model] = spec
+    return spec
+
+
+def to_attributes(obj: BaseModel, spec: tuple[FieldSpec, ...], out: dict[str, Any]) -> None:
+    """Write the attributes of ``obj`` into ``out`` following ``spec`` (None values skipped)."""
+    for field_spec in spec:
+        value = getattr(obj, field_spec.field, None)
+        if value is None:
+            continue
+        kind = field_spec.kind
+        if kind == "scalar":
+            out[field_spec.attribute] = value
+        elif kind == "model":
+            to_attributes(value, field_spec.nested, out)
+        elif kind == "sequence":
+            out[field_spec.attribute] = (
+                sorted(value) if isinstance(value, frozenset) else list(value)
+            )
+        elif kind == "bool_true":
+            if value:
+                out[field_spec.attribute] = True
+        else:
+            out[field_spec.attribute] = value.isoformat()
+
+
+def attribute_names(model: type[Event]) -> dict[str, str]:
+    """Map of dotted field path -> attribute name for an event class (for docs and contracts)."""
+    result: dict[str, str] = {}
+
+    def walk(spec: tuple[FieldSpec, ...], path: str) -> None:
+        for fs in spec:
+            if fs.kind == "model":
+                walk(fs.nested, f"{path}{fs.field}.")
+            else:
+                result[f"{path}{fs.field}"] = fs.attribute
+
+    walk(spec_for(model), "")
+    return result
+
+
+EventFactory = Callable[..., Event]

@@ -1,0 +1,42 @@
+"""Span processors leadtrace adds to the tracer provider."""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from leadtrace._guard import internal_error
+from leadtrace.context import current_journey
+
+__all__ = ["BusinessContextSpanProcessor"]
+
+
+class BusinessContextSpanProcessor(SpanProcessor):
+    """Copies the current journey's business attributes onto every span started inside it.
+
+    Works for spans of any instrumentation (HTTP clients, databases, vendor SDKs). Only keys
+    the span does not already have are filled, so explicit attributes win.
+    """
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Fill the span's missing business attributes from the journey in ``parent_context``."""
+        try:
+            journey = current_journey(parent_context)
+            if journey is None or not span.is_recording():
+                return
+            existing = span.attributes or {}
+            missing = {k: v for k, v in journey.attributes.items() if k not in existing}
+            if missing:
+                span.set_attributes(missing)
+        except Exception as exc:
+            internal_error(exc, "BusinessContextSpanProcessor.on_start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do at the end of a span."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing buffered."""
+        return True

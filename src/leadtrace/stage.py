@@ -1,0 +1,257 @@
+"""``@stage``: a span around an integration function, named by its stage of the revenue path.
+
+::
+
+    @leadtrace.stage("lead_routed", capture=["lead_id"],
+                     result=lambda r: {"routing_rule_id": r.rule, "owner_id": r.owner})
+    def route(lead_id: str, payload: dict) -> Assignment: ...
+
+- Works on sync, async, generator and async generator functions.
+- No argument is recorded unless named in ``capture``.
+- An exception is recorded on the span with ``martech.failure.layer`` and re-raised.
+- ``result`` turns the return value into the stage event's fields: the span then carries the
+  event's attributes and quality verdict, exactly as ``emit()`` would.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from leadtrace import semconv
+from leadtrace._guard import internal_error
+from leadtrace._runtime import current
+from leadtrace._wrapping import scoped_async_generator, scoped_generator
+from leadtrace.context import current_journey
+from leadtrace.emit import coerce_event, event_attributes
+from leadtrace.errors import ConfigError, EventValidationError
+from leadtrace.events import Event, UnknownEventError, attribute_names, get
+
+__all__ = ["stage"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+ResultMapper = Callable[[Any], Mapping[str, Any] | None]
+"""Turns a stage function's return value into event fields (or None for nothing)."""
+
+_PRIMITIVES = (str, bool, int, float)
+
+
+def _attr_value(value: Any) -> Any:
+    if isinstance(value, _PRIMITIVES):
+        return value
+    return str(value)[:256]
+
+
+class _Stage:
+    """Everything a wrapped call needs, computed once at decoration time."""
+
+    __slots__ = ("capture", "event_cls", "layer", "name", "result", "signature", "static")
+
+    def __init__(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        layer: str | None,
+        capture: Sequence[str],
+        result: ResultMapper | None,
+    ) -> None:
+        try:
+            self.event_cls: type[Event] | None = get(name)
+        except UnknownEventError:
+            self.event_cls = None
+        resolved = layer or (self.event_cls.event_layer if self.event_cls else None)
+        if resolved not in semconv.LAYERS:
+            raise ConfigError(
+                f"@stage({name!r}) on {func.__qualname__}: pass layer= one of {semconv.LAYERS}"
+                + ("" if self.event_cls else " (the stage is not a registered event)")
+            )
+        self.name = name
+        self.layer: str = resolved
+        self.result = result
+        self.signature = inspect.signature(func) if capture else None
+        names = attribute_names(self.event_cls) if self.event_cls else {}
+        self.capture: dict[str, str] = {}
+        for arg in capture:
+            if self.signature is not None and arg not in self.signature.parameters:
+                raise ConfigError(
+                    f"@stage({name!r}): capture names {arg!r}, which {func.__qualname__} has "
+                    f"no parameter of; parameters: {list(self.signature.parameters)}"
+                )
+            self.capture[arg] = names.get(arg, f"martech.{name}.{arg}")
+        self.static: dict[str, Any] = {
+            semconv.JOURNEY_STAGE: name,
+            semconv.EVENT_LAYER: self.layer,
+        }
+
+    def attributes(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.signature is None:
+            return self.static
+        attrs = dict(self.static)
+        try:
+            bound = self.signature.bind_partial(*args, **kwargs)
+            for arg, attr in self.capture.items():
+                if arg in bound.arguments and bound.arguments[arg] is not None:
+                    attrs[attr] = _attr_value(bound.arguments[arg])
+        except Exception as exc:
+            internal_error(exc, "stage.capture")
+        return attrs
+
+    def failed(self, span: Span, exc: BaseException) -> None:
+        try:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            span.set_attributes(
+                {semconv.FAILURE_LAYER: self.layer, semconv.FAILURE_REASON: type(exc).__name__}
+            )
+        except Exception as inner:
+            internal_error(inner, "stage.failed")
+
+    def succeeded(self, span: Span, value: Any) -> None:
+        if self.result is None or not span.is_recording():
+            return
+
+        runtime = current()
+        try:
+            fields = self.result(value)
+        except Exception as exc:
+            internal_error(exc, "stage.result")
+            return
+        if not fields:
+            return
+        try:
+            if self.event_cls is None:
+                span.set_attributes(
+                    {f"martech.{self.name}.{k}": _attr_value(v) for k, v in fields.items()}
+                )
+                return
+            cls, _, instance, violations = coerce_event(
+                self.event_cls, fields, strict=runtime.strict
+            )
+            attrs = event_attributes(cls, instance, current_journey())
+            attrs.update({k: v for k, v in self.static.items() if k not in attrs})
+            missing = runtime.contracts.missing(self.name, attrs)
+            if runtime.contracts.required(self.name):
+                attrs[semconv.QUALITY_COMPLETE] = not missing
+                if missing:
+                    attrs[semconv.QUALITY_MISSING] = missing
+            if violations:
+                attrs[semconv.QUALITY_VALID] = False
+                attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]
+                runtime.instruments.invalid_events.add(1, {semconv.EVENT_NAME: self.name})
+            span.set_attributes(attrs)
+        except EventValidationError:
+            raise
+        except Exception as exc:
+            internal_error(exc, "stage.succeeded")
+
+
+def stage(
+    name: str,
+    *,
+    layer: str | None = None,
+    capture: Sequence[str] = (),
+    result: ResultMapper | None = None,
+) -> Callable[[F], F]:
+    """Decorate an integration function with a span for stage ``name``.
+
+    Args:
+        name: the stage; a registered event name (``lead_routed``) gives the layer and the
+            field -> attribute map, any other name needs ``layer``.
+        layer: layer of the revenue path, for failures (``martech.failure.layer``).
+        capture: parameter names whose values may be recorded (nothing else is).
+        result: maps the return value to the stage event's fields.
+
+    Raises:
+        ConfigError: at decoration, for an unknown layer or a ``capture`` name that is not a
+            parameter.
+    """
+
+    def decorate(func: F) -> F:
+        spec = _Stage(name, func, layer, capture, result)
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+                span = current().tracer.start_span(name, attributes=spec.attributes(args, kwargs))
+                try:
+                    async for item in scoped_async_generator(
+                        func(*args, **kwargs), lambda: _use(span)
+                    ):
+                        yield item
+                except Exception as exc:
+                    spec.failed(span, exc)
+                    raise
+                finally:
+                    span.end()
+
+            return cast(F, agen_wrapper)
+
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+                span = current().tracer.start_span(name, attributes=spec.attributes(args, kwargs))
+                try:
+                    value = yield from scoped_generator(func(*args, **kwargs), lambda: _use(span))
+                except Exception as exc:
+                    spec.failed(span, exc)
+                    raise
+                else:
+                    spec.succeeded(span, value)
+                    return value
+                finally:
+                    span.end()
+
+            return cast(F, gen_wrapper)
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with current().tracer.start_as_current_span(
+                    name,
+                    attributes=spec.attributes(args, kwargs),
+                    record_exception=False,
+                    set_status_on_exception=False,
+                ) as span:
+                    try:
+                        value = await func(*args, **kwargs)
+                    except Exception as exc:
+                        spec.failed(span, exc)
+                        raise
+                    spec.succeeded(span, value)
+                    return value
+
+            return cast(F, async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with current().tracer.start_as_current_span(
+                name,
+                attributes=spec.attributes(args, kwargs),
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    value = func(*args, **kwargs)
+                except Exception as exc:
+                    spec.failed(span, exc)
+                    raise
+                spec.succeeded(span, value)
+                return value
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _use(span: Span) -> Any:
+    return trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
