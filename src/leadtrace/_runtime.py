@@ -38,10 +38,16 @@ from leadtrace.quality import Contracts, load_contracts
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    from leadtrace.events import Event
 
 __all__ = ["Instruments", "Leadtrace", "configure", "current"]
 
 _log = logging.getLogger("leadtrace")
+
+EventHook = Callable[["Event", Mapping[str, Any]], object]
+"""Called with each emitted event and its span attributes."""
 VERSION = "0.1.0"
 SCOPE = "leadtrace"
 
@@ -108,6 +114,7 @@ class Leadtrace:
         self._memory_exporter = memory_exporter
         self._logger_provider = logger_provider
         self._shutdown_hooks: list[Callable[[], object]] = []
+        self.event_hooks: list[EventHook] = []
 
     def __repr__(self) -> str:
         where = "local" if self.local else "global"
@@ -146,6 +153,13 @@ class Leadtrace:
         """Forget the spans captured in memory."""
         if self._memory_exporter is not None:
             self._memory_exporter.clear()
+
+    def on_event(self, hook: EventHook) -> None:
+        """Call ``hook(event, attributes)`` after every emitted event (e.g. an audit sink).
+
+        Hooks run on the caller's thread inside the internal-error guard; keep them fast.
+        """
+        self.event_hooks.append(hook)
 
     def add_shutdown_hook(self, hook: Callable[[], object]) -> None:
         """Run ``hook`` on :meth:`shutdown` (integrations release resources here)."""
@@ -333,6 +347,7 @@ def configure(
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
     tracer_provider: TracerProvider | None = None,
+    id_generator: IdGenerator | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Leadtrace:
     """Set up leadtrace. Keyword-only; every setting also reads ``LEADTRACE_*``/``OTEL_*``.
@@ -353,6 +368,7 @@ def configure(
         span_exporters: extra span exporters (in-memory ones are exported synchronously).
         metric_readers: extra metric readers, e.g. ``InMemoryMetricReader()``.
         tracer_provider: use this provider instead of the global one.
+        id_generator: trace/span id generator of a provider leadtrace creates (tests).
         environ: read settings from this mapping instead of ``os.environ``.
 
     Raises:
@@ -397,7 +413,9 @@ def configure(
         for exporter in span_exporters or ():
             existing.add_span_processor(_span_processor_for(exporter))
     else:
-        sdk = SdkTracerProvider(resource=resource, shutdown_on_exit=not local)
+        sdk = SdkTracerProvider(
+            resource=resource, shutdown_on_exit=not local, id_generator=id_generator
+        )
         for processor in our_processors(settings):
             sdk.add_span_processor(processor)
         exporters = list(span_exporters or ())

@@ -37,7 +37,7 @@ from opentelemetry import context as otel_context
 from leadtrace import semconv
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.consent import ConsentState
-from leadtrace.events import Campaign, build_spec, new_event_id, to_attributes
+from leadtrace.events import Campaign, build_spec, new_event_id, now, to_attributes
 from leadtrace.privacy import IdentityKeys
 
 __all__ = [
@@ -268,7 +268,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
             return base.replace(**changes) if changes else base
         return BusinessContext(
             journey_id=journey_id or new_event_id(),
-            started_at=started_at or datetime.now(timezone.utc),
+            started_at=started_at or now(),
             **changes,
         )
 
@@ -437,7 +437,7 @@ def parse_header(value: str | None) -> BusinessContext | None:
         millis = int(fields.get("t", ""))
         started_at = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
     except (ValueError, OverflowError, OSError):
-        started_at = datetime.now(timezone.utc)
+        started_at = now()
     campaign_id = _clean_id(fields.get("c"))
     channel = fields.get("ch")
     campaign = None

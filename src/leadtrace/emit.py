@@ -183,6 +183,9 @@ def emit_with(
         span.end(end_time=start_ns)
         if violations:
             _record_failed(runtime, name, event_id, violations)
+        if runtime.event_hooks and instance is not None:
+            for hook in runtime.event_hooks:
+                hook(instance, attrs)
     except Exception as exc:
         internal_error(exc, "emit")
     return event_id

@@ -56,6 +56,8 @@ __all__ = [
     "new_event_id",
     "parse_version",
     "register",
+    "set_clock",
+    "set_id_factory",
 ]
 
 Layer = Literal["capture", "identity", "enrichment", "routing", "crm", "sales"]
@@ -81,13 +83,38 @@ class UnknownEventError(LeadtraceError, KeyError):
         return str(self.args[0]) if self.args else "unknown event"
 
 
-def new_event_id() -> str:
-    """A new random event id (32 hex characters, 128 bits)."""
+def _random_id() -> str:
     return os.urandom(16).hex()
 
 
-def _now() -> datetime:
+def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_id_factory: Callable[[], str] = _random_id
+_clock: Callable[[], datetime] = _utc_now
+
+
+def new_event_id() -> str:
+    """A new event id: 32 random hex characters (128 bits) unless a test set a factory."""
+    return _id_factory()
+
+
+def now() -> datetime:
+    """The current time from the configured clock (UTC unless a test set one)."""
+    return _clock()
+
+
+def set_id_factory(factory: Callable[[], str] | None) -> None:
+    """Make event and journey ids come from ``factory`` (deterministic tests); None resets."""
+    global _id_factory
+    _id_factory = factory or _random_id
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make default timestamps come from ``clock`` (timezone-aware); None resets to UTC now."""
+    global _clock
+    _clock = clock or _utc_now
 
 
 def parse_version(version: str) -> tuple[int, int, int]:
@@ -152,7 +179,7 @@ class Event(BaseModel):
         default_factory=new_event_id
     )
     """Unique id; send the same id again to make a retry idempotent."""
-    occurred_at: datetime = Field(default_factory=_now)
+    occurred_at: datetime = Field(default_factory=now)
     """When the event happened (timezone-aware); the span's start time."""
     source_system: Annotated[str | None, Attr(semconv.EVENT_SOURCE_SYSTEM)] = None
     """System that observed it; defaults to the configured service name."""
@@ -596,6 +623,3 @@ def attribute_names(model: type[Event]) -> dict[str, str]:
 
     walk(spec_for(model), "")
     return result
-
-
-EventFactory = Callable[..., Event]
