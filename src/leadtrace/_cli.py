@@ -25,3 +25,81 @@ def schema() -> None:
 @cli.group()
 def consent() -> None:
     """Consent audit trail tools."""
+
+
+def _import_modules(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise click.UsageError(
+                f"cannot import {module!r} to register its events: {exc}. "
+                "Run from your project's environment or fix the module path."
+            ) from exc
+
+
+_IMPORT = click.option(
+    "--import",
+    "modules",
+    multiple=True,
+    metavar="MODULE",
+    help="Import MODULE first so the events it registers are included (repeatable).",
+)
+
+
+@schema.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=str))
+@_IMPORT
+def schema_export(directory: str, modules: tuple[str, ...]) -> None:
+    """Write the closed JSON Schema of every event version to DIRECTORY/<event>/<version>.json."""
+    from leadtrace import schemas
+
+    _import_modules(modules)
+    written = schemas.export(directory)
+    for path in written:
+        click.echo(str(path))
+    click.echo(f"exported {len(written)} schemas to {directory}")
+
+
+@schema.command("check")
+@click.option(
+    "--baseline",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="A directory written earlier by 'leadtrace schema export' (e.g. from main).",
+)
+@_IMPORT
+def schema_check(baseline: str, modules: tuple[str, ...]) -> None:
+    """Fail when an event's SchemaVer bump is smaller than its change needs.
+
+    Exit 0 when every event passes, 1 when one does not (each problem names the event, the
+    field and the version to declare).
+    """
+    from leadtrace import schemas
+
+    _import_modules(modules)
+    try:
+        published = schemas.load_baseline(baseline)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    report = schemas.check(published)
+    for event in report.events:
+        status = "ok  " if event.ok else "FAIL"
+        since = f" (baseline {event.baseline_version})" if event.baseline_version else " (new)"
+        needed = f", needs {event.needed.name}" if event.changes else ""
+        click.echo(f"{status} {event.event} {event.version}{since}{needed}")
+        for change in event.changes:
+            click.echo(f"       {change}")
+        for problem in event.problems:
+            click.echo(f"  error: {problem}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    failed = sum(not e.ok for e in report.events)
+    click.echo(
+        f"{len(report.events)} event versions checked, {failed} failed",
+        err=bool(failed),
+    )
+    if failed:
+        raise SystemExit(1)

@@ -133,7 +133,7 @@ def parse_version(version: str) -> tuple[int, int, int]:
 class Campaign(BaseModel):
     """Campaign metadata of a touch: UTM values, derived channel and click id type."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     id: Annotated[str | None, Attr(semconv.CAMPAIGN_ID), Field(max_length=256)] = None
     """Campaign id (``utm_id`` or the ad platform's id)."""
@@ -168,7 +168,9 @@ class Event(BaseModel):
             ``martech.<event_name>``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=False, use_attribute_docstrings=True
+    )
 
     event_name: ClassVar[str] = ""
     event_layer: ClassVar[Layer] = "capture"
@@ -226,9 +228,9 @@ class SessionStarted(Event):
     event_name: ClassVar[str] = "session_started"
     event_layer: ClassVar[Layer] = "capture"
 
-    landing_path: Annotated[str | None, Attr("martech.session.landing_path"), Text] = None
+    landing_path: Annotated[str | None, Attr(semconv.SESSION_LANDING_PATH), Text] = None
     """Path of the landing page (no query string)."""
-    referrer_host: Annotated[str | None, Attr("martech.session.referrer_host"), Text] = None
+    referrer_host: Annotated[str | None, Attr(semconv.SESSION_REFERRER_HOST), Text] = None
     """Host of the referring page."""
 
 
@@ -240,10 +242,10 @@ class CampaignAttributed(Event):
 
     attribution_model: Annotated[
         Literal["first_touch", "last_touch", "linear", "position_based", "data_driven"],
-        Attr("martech.campaign.attribution_model"),
+        Attr(semconv.CAMPAIGN_ATTRIBUTION_MODEL),
     ] = "first_touch"
     """Attribution model that picked the campaign."""
-    rule_version: Annotated[str | None, Attr("martech.campaign.rule_version"), Text] = None
+    rule_version: Annotated[str | None, Attr(semconv.CAMPAIGN_RULE_VERSION), Text] = None
     """Version of the attribution / channel rule table used."""
 
 

@@ -5,10 +5,11 @@ follows it; ``docs/semconv.md`` is generated from this module (``make docs``) an
 when the page is stale. Where OpenTelemetry already has a name (``deployment.environment.name``,
 ``service.version``, ``http.*``) leadtrace reuses it instead of inventing one.
 
-Values are grouped by prefix: ``martech.event.*``, ``martech.journey.*``, ``martech.campaign.*``,
-``martech.form.*``, ``martech.consent.*``, ``martech.identity.*``, ``martech.lead.*``,
-``martech.enrichment.*``, ``martech.routing.*``, ``martech.crm.*``, ``martech.sales.*``,
-``martech.quality.*``, ``martech.failure.*`` and ``martech.redacted``.
+Values are grouped by prefix: ``martech.event.*``, ``martech.journey.*``,
+``martech.campaign.*``, ``martech.session.*``, ``martech.form.*``, ``martech.consent.*``,
+``martech.identity.*``, ``martech.lead.*``, ``martech.enrichment.*``, ``martech.routing.*``,
+``martech.crm.*``, ``martech.sales.*``, ``martech.quality.*``, ``martech.failure.*`` and
+``martech.redacted``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,20 @@ CAMPAIGN_CLICK_ID_TYPE: Final = "martech.campaign.click_id_type"
 
 CAMPAIGN_TOUCH: Final = "martech.campaign.touch"
 """Attribution touch the campaign fields describe; one of the ``TOUCH_*`` values."""
+
+CAMPAIGN_ATTRIBUTION_MODEL: Final = "martech.campaign.attribution_model"
+"""Attribution model that picked the campaign, e.g. ``first_touch``."""
+
+CAMPAIGN_RULE_VERSION: Final = "martech.campaign.rule_version"
+"""Version of the attribution / channel rule table used, so rule edits are visible."""
+
+# --- martech.session.* -------------------------------------------------------------------------
+
+SESSION_LANDING_PATH: Final = "martech.session.landing_path"
+"""Path of the landing page (no query string)."""
+
+SESSION_REFERRER_HOST: Final = "martech.session.referrer_host"
+"""Host of the referring page (never its full URL)."""
 
 # --- martech.form.* ----------------------------------------------------------------------------
 
