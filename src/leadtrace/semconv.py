@@ -50,6 +50,9 @@ JOURNEY_ELAPSED: Final = "martech.journey.elapsed"
 JOURNEY_SYNTHETIC: Final = "martech.journey.synthetic"
 """``true`` for synthetic (test) journeys, so dashboards and SLIs can include or exclude them."""
 
+JOURNEY_ORIGIN: Final = "martech.journey.origin"
+"""How a web request got its journey; one of the ``JOURNEY_ORIGIN_*`` values."""
+
 # --- martech.campaign.* ------------------------------------------------------------------------
 
 CAMPAIGN_ID: Final = "martech.campaign.id"
@@ -82,6 +85,27 @@ CAMPAIGN_CLICK_ID_TYPE: Final = "martech.campaign.click_id_type"
 CAMPAIGN_TOUCH: Final = "martech.campaign.touch"
 """Attribution touch the campaign fields describe; one of the ``TOUCH_*`` values."""
 
+CAMPAIGN_LAST_ID: Final = "martech.campaign.last_touch.id"
+"""Campaign id of the latest (last-touch) visit; ``martech.campaign.*`` holds the first touch."""
+
+CAMPAIGN_LAST_SOURCE: Final = "martech.campaign.last_touch.source"
+"""Traffic source of the last-touch visit."""
+
+CAMPAIGN_LAST_MEDIUM: Final = "martech.campaign.last_touch.medium"
+"""Marketing medium of the last-touch visit."""
+
+CAMPAIGN_LAST_NAME: Final = "martech.campaign.last_touch.name"
+"""Campaign name of the last-touch visit."""
+
+CAMPAIGN_LAST_CHANNEL: Final = "martech.campaign.last_touch.channel"
+"""Derived channel of the last-touch visit; one of the ``CHANNEL_*`` values."""
+
+CAMPAIGN_LAST_CLICK_ID_TYPE: Final = "martech.campaign.last_touch.click_id_type"
+"""Click id type of the last-touch visit (never the click id value)."""
+
+CAMPAIGN_COOKIE: Final = "martech.campaign.cookie"
+"""What became of the signed first-touch cookie on this request; one of the ``COOKIE_*`` values."""
+
 CAMPAIGN_ATTRIBUTION_MODEL: Final = "martech.campaign.attribution_model"
 """Attribution model that picked the campaign, e.g. ``first_touch``."""
 
@@ -95,6 +119,14 @@ SESSION_LANDING_PATH: Final = "martech.session.landing_path"
 
 SESSION_REFERRER_HOST: Final = "martech.session.referrer_host"
 """Host of the referring page (never its full URL)."""
+
+# --- martech.session.* -------------------------------------------------------------------------
+
+SESSION_LANDING_PATH: Final = "martech.session.landing_path"
+"""Path (no query string) of the page a session started on."""
+
+SESSION_REFERRER_HOST: Final = "martech.session.referrer_host"
+"""Host of the referring page (never the full referrer URL)."""
 
 # --- martech.form.* ----------------------------------------------------------------------------
 
@@ -302,6 +334,22 @@ TOUCH_FIRST: Final = "first"
 """First-touch attribution: the campaign of the journey's first visit."""
 TOUCH_LAST: Final = "last"
 """Last-touch attribution: the campaign of the latest visit."""
+
+COOKIE_NEW: Final = "new"
+"""No first-touch cookie arrived; a new one was set."""
+COOKIE_VALID: Final = "valid"
+"""The first-touch cookie arrived with a valid signature and was used."""
+COOKIE_REJECTED: Final = "rejected"
+"""A first-touch cookie arrived but was malformed, oversized or forged; it was ignored."""
+COOKIE_NONE: Final = "none"
+"""No first-touch cookie arrived and none was set (consent denied or Global Privacy Control)."""
+
+JOURNEY_ORIGIN_NEW: Final = "new"
+"""The request started a new journey."""
+JOURNEY_ORIGIN_COOKIE: Final = "cookie"
+"""The journey continued from the signed first-touch cookie."""
+JOURNEY_ORIGIN_HEADER: Final = "header"
+"""The journey continued from a ``leadtrace-journey`` header sent by a trusted client."""
 
 CONSENT_STATUS_GRANTED: Final = "granted"
 """Consent given for the recorded purposes."""
