@@ -104,6 +104,40 @@ def _hash_key(name: str, raw: str) -> bytes | None:
     return key
 
 
+_COOKIE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def _cookie_name(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value or not set(value) <= _COOKIE_NAME_CHARS or len(value) > 64:
+        raise ConfigError(
+            f"setting {name!r} must be 1-64 letters, digits, '_', '-' or '.', got {raw!r}"
+        )
+    return value
+
+
+def _cookie_key(name: str, raw: str) -> bytes | None:
+    if not raw:
+        return None
+    key = raw.encode("utf-8")
+    if len(key) < MIN_HASH_KEY_BYTES:
+        raise ConfigError(
+            f"setting {name!r} must be at least {MIN_HASH_KEY_BYTES} bytes, got {len(key)}; "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return key
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError(f"setting {name!r} must be a positive whole number, got {raw!r}")
+    return value
+
+
 def _resource_attributes(name: str, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for part in raw.split(","):
@@ -225,6 +259,37 @@ SETTINGS: tuple[Setting, ...] = (
         "replaces the built-in defaults.",
         _optional_text,
     ),
+    Setting(
+        "cookie_name",
+        ("LEADTRACE_COOKIE_NAME",),
+        "leadtrace_touch",
+        "Name of the signed first-touch attribution cookie the web integrations set.",
+        _cookie_name,
+    ),
+    Setting(
+        "cookie_key",
+        ("LEADTRACE_COOKIE_KEY",),
+        "",
+        "Secret key (>= 32 bytes) that signs the first-touch cookie (HMAC-SHA256). Default: "
+        "derived from `hash_key` (the public development key outside production).",
+        _cookie_key,
+    ),
+    Setting(
+        "cookie_max_age_days",
+        ("LEADTRACE_COOKIE_MAX_AGE_DAYS",),
+        "90",
+        "Lifetime of the first-touch cookie in days, renewed on each visit that changes the "
+        "last touch.",
+        _positive_int,
+    ),
+    Setting(
+        "session_events",
+        ("LEADTRACE_SESSION_EVENTS",),
+        "true",
+        "Web integrations emit `session_started` and `campaign_attributed` when a request "
+        "starts a new journey.",
+        _bool,
+    ),
 )
 """Every setting, in documentation order."""
 
@@ -247,6 +312,10 @@ class Settings:
     export_logs: bool
     local_dir: str
     contracts: str | None
+    cookie_name: str
+    cookie_key: bytes | None
+    cookie_max_age_days: int
+    session_events: bool
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 
