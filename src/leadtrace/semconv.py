@@ -120,14 +120,6 @@ SESSION_LANDING_PATH: Final = "martech.session.landing_path"
 SESSION_REFERRER_HOST: Final = "martech.session.referrer_host"
 """Host of the referring page (never its full URL)."""
 
-# --- martech.session.* -------------------------------------------------------------------------
-
-SESSION_LANDING_PATH: Final = "martech.session.landing_path"
-"""Path (no query string) of the page a session started on."""
-
-SESSION_REFERRER_HOST: Final = "martech.session.referrer_host"
-"""Host of the referring page (never the full referrer URL)."""
-
 # --- martech.form.* ----------------------------------------------------------------------------
 
 FORM_ID: Final = "martech.form.id"
