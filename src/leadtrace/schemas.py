@@ -264,6 +264,8 @@ class Change:
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     """Every change from schema ``old`` to ``new`` with the bump it needs."""
     before, after = _flatten(old), _flatten(new)
+    for flat in (before, after):
+        flat.pop("schema_version", None)  # its const is the version itself
     changes: list[Change] = []
     for path in sorted(before.keys() - after.keys()):
         changes.append(Change(path, Bump.MODEL, "field removed or renamed"))
