@@ -11,7 +11,10 @@ medium, consent status, lead score and routing rule id); a YAML file replaces th
         required: [campaign.id, campaign.source, campaign.medium, consent.status,
                    lead.score, routing.rule_id]
 
-Short names are relative to ``martech.``; a full attribute name works too.
+Short names are relative to ``martech.``; a full attribute name works too. A file that
+starts with ``extends: defaults`` keeps the built-in stages and replaces only those it lists.
+The built-in defaults ship as ``leadtrace/default_contracts.yaml`` (:data:`DEFAULT_CONTRACTS_FILE`),
+a starting point to copy; a test keeps it equal to :data:`DEFAULT_CONTRACTS`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ from typing import Any
 
 from leadtrace.errors import ConfigError
 
-__all__ = ["DEFAULT_CONTRACTS", "Contracts", "load_contracts"]
+__all__ = [
+    "DEFAULT_CONTRACTS",
+    "DEFAULT_CONTRACTS_FILE",
+    "Contracts",
+    "full_name",
+    "load_contracts",
+    "short_name",
+]
+
+DEFAULT_CONTRACTS_FILE = Path(__file__).with_name("default_contracts.yaml")
+"""The built-in contracts as YAML: copy it to start your own file."""
 
 DEFAULT_CONTRACTS: Mapping[str, tuple[str, ...]] = {
     "form_submitted": ("form.id", "campaign.source", "campaign.medium", "consent.status"),
@@ -51,8 +64,17 @@ DEFAULT_CONTRACTS: Mapping[str, tuple[str, ...]] = {
 """Built-in required fields per stage (short attribute names)."""
 
 
-def _full(name: str) -> str:
+def full_name(name: str) -> str:
+    """Full attribute name of a contract field: ``lead.score`` -> ``martech.lead.score``.
+
+    Names that already start with ``martech.`` and names without a dot are kept as they are.
+    """
     return name if name.startswith("martech.") or "." not in name else f"martech.{name}"
+
+
+def short_name(attribute: str) -> str:
+    """Name of an attribute relative to ``martech.``, as contracts and messages write it."""
+    return attribute.removeprefix("martech.")
 
 
 @dataclass(frozen=True)
@@ -65,7 +87,7 @@ class Contracts:
     @classmethod
     def from_mapping(cls, stages: Mapping[str, Any], source: str) -> Contracts:
         """Build from ``{stage: [name, ...]}``; short names get the ``martech.`` prefix."""
-        return cls({k: tuple(_full(str(n)) for n in v) for k, v in stages.items()}, source)
+        return cls({k: tuple(full_name(str(n)) for n in v) for k, v in stages.items()}, source)
 
     def required(self, stage: str) -> tuple[str, ...]:
         """Full attribute names ``stage`` requires (empty when it has no contract)."""
@@ -106,7 +128,12 @@ def load_contracts(path: str | Path | None) -> Contracts:
             f"contracts file {str(file)!r} needs a top-level 'stages:' mapping of "
             "stage -> {required: [field, ...]}"
         )
-    parsed: dict[str, list[str]] = {}
+    extends = data.get("extends")
+    if extends not in (None, "defaults"):
+        raise ConfigError(
+            f"contracts file {str(file)!r}: 'extends' can only be 'defaults', got {extends!r}"
+        )
+    parsed: dict[str, Any] = dict(DEFAULT_CONTRACTS) if extends == "defaults" else {}
     for stage, body in stages.items():
         required = body.get("required") if isinstance(body, dict) else None
         if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
