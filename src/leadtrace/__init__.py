@@ -29,11 +29,11 @@ from leadtrace.context import (
     inject,
     journey,
 )
-from leadtrace.emit import emit
+from leadtrace._emit import emit
 from leadtrace.errors import ConfigError, EventValidationError, LeadtraceError
 from leadtrace.events import Campaign, Event
 from leadtrace.privacy import IdentityKeys, identity
-from leadtrace.stage import stage
+from leadtrace._stage import stage
 
 __version__ = VERSION
 

@@ -125,7 +125,7 @@ class Leadtrace:
 
     def emit(self, event: Any, /, **fields: Any) -> str:
         """Emit an event through this handle; see :func:`leadtrace.emit`."""
-        from leadtrace.emit import emit_with
+        from leadtrace._emit import emit_with
 
         return emit_with(self, event, fields)
 

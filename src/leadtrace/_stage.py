@@ -28,7 +28,7 @@ from leadtrace._guard import internal_error
 from leadtrace._runtime import current
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.context import current_journey
-from leadtrace.emit import coerce_event, event_attributes
+from leadtrace._emit import coerce_event, event_attributes
 from leadtrace.errors import ConfigError, EventValidationError
 from leadtrace.events import Event, UnknownEventError, attribute_names, get
 
@@ -101,6 +101,17 @@ class _Stage:
             internal_error(exc, "stage.capture")
         return attrs
 
+    def captured_fields(self, call_attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """Captured arguments that are fields of the stage's event, by field name."""
+        if self.event_cls is None:
+            return {}
+        fields = self.event_cls.model_fields
+        return {
+            arg: call_attrs[attr]
+            for arg, attr in self.capture.items()
+            if arg in fields and attr in call_attrs
+        }
+
     def failed(self, span: Span, exc: BaseException) -> None:
         try:
             span.record_exception(exc)
@@ -111,7 +122,7 @@ class _Stage:
         except Exception as inner:
             internal_error(inner, "stage.failed")
 
-    def succeeded(self, span: Span, value: Any) -> None:
+    def succeeded(self, span: Span, value: Any, call_attrs: Mapping[str, Any]) -> None:
         if self.result is None or not span.is_recording():
             return
 
@@ -129,9 +140,10 @@ class _Stage:
                     {f"martech.{self.name}.{k}": _attr_value(v) for k, v in fields.items()}
                 )
                 return
-            cls, _, instance, violations = coerce_event(
-                self.event_cls, fields, strict=runtime.strict
-            )
+            fields = {**self.captured_fields(call_attrs), **fields}
+            cls, _, instance, violations = coerce_event(self.event_cls, fields, strict=False)
+            if runtime.strict and any(v.type != "missing" for v in violations):
+                raise EventValidationError(self.name, violations)
             attrs = event_attributes(cls, instance, current_journey())
             attrs.update({k: v for k, v in self.static.items() if k not in attrs})
             missing = runtime.contracts.missing(self.name, attrs)
@@ -178,7 +190,8 @@ def stage(
 
             @functools.wraps(func)
             async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-                span = current().tracer.start_span(name, attributes=spec.attributes(args, kwargs))
+                attrs = spec.attributes(args, kwargs)
+                span = current().tracer.start_span(name, attributes=attrs)
                 try:
                     async for item in scoped_async_generator(
                         func(*args, **kwargs), lambda: _use(span)
@@ -196,14 +209,15 @@ def stage(
 
             @functools.wraps(func)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-                span = current().tracer.start_span(name, attributes=spec.attributes(args, kwargs))
+                attrs = spec.attributes(args, kwargs)
+                span = current().tracer.start_span(name, attributes=attrs)
                 try:
                     value = yield from scoped_generator(func(*args, **kwargs), lambda: _use(span))
                 except Exception as exc:
                     spec.failed(span, exc)
                     raise
                 else:
-                    spec.succeeded(span, value)
+                    spec.succeeded(span, value, attrs)
                     return value
                 finally:
                     span.end()
@@ -214,9 +228,10 @@ def stage(
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                attrs = spec.attributes(args, kwargs)
                 with current().tracer.start_as_current_span(
                     name,
-                    attributes=spec.attributes(args, kwargs),
+                    attributes=attrs,
                     record_exception=False,
                     set_status_on_exception=False,
                 ) as span:
@@ -225,16 +240,17 @@ def stage(
                     except Exception as exc:
                         spec.failed(span, exc)
                         raise
-                    spec.succeeded(span, value)
+                    spec.succeeded(span, value, attrs)
                     return value
 
             return cast(F, async_wrapper)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            attrs = spec.attributes(args, kwargs)
             with current().tracer.start_as_current_span(
                 name,
-                attributes=spec.attributes(args, kwargs),
+                attributes=attrs,
                 record_exception=False,
                 set_status_on_exception=False,
             ) as span:
@@ -243,7 +259,7 @@ def stage(
                 except Exception as exc:
                     spec.failed(span, exc)
                     raise
-                spec.succeeded(span, value)
+                spec.succeeded(span, value, attrs)
                 return value
 
         return cast(F, wrapper)

@@ -71,7 +71,9 @@ def _lenient_model(cls: type[Event]) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for name, info in cls.model_fields.items():
         annotation: Any = info.annotation
-        optional = Annotated[(annotation | None, *info.metadata)]
+        optional = (
+            Annotated[(annotation | None, *info.metadata)] if info.metadata else annotation | None
+        )
         definitions[name] = (optional, None)
     return create_model(
         f"{cls.__name__}Partial",
