@@ -1,0 +1,467 @@
+"""The per-request engine shared by the ASGI, Flask and Django integrations.
+
+For each request :meth:`WebJourneys.begin` reads the attribution parameters, referrer,
+consent signals, the signed first-touch cookie and (from trusted clients only) the
+``leadtrace-journey`` header, decides which journey the request belongs to and returns a
+:class:`WebRequest`. The adapter then calls :meth:`WebRequest.enter` inside the OpenTelemetry
+server span, runs the app, and calls :meth:`WebRequest.exit`. Nothing here raises into the
+app in lenient mode: failures go through the internal-error guard and the request carries on
+without a journey.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+from opentelemetry.metrics import Counter
+from opentelemetry.trace import Span
+
+from leadtrace import semconv
+from leadtrace._config import MIN_HASH_KEY_BYTES, Settings
+from leadtrace._guard import internal_error
+from leadtrace._runtime import Leadtrace, current
+from leadtrace.consent import ConsentState, consent_from_request
+from leadtrace.context import BusinessContext, current_journey, extract, journey
+from leadtrace._emit import emit_with
+from leadtrace.errors import ConfigError
+from leadtrace.events import Campaign, new_event_id, now
+from leadtrace.integrations._attribution import (
+    ATTRIBUTION_PARAMS,
+    DEFAULT_CHANNEL_RULES,
+    AttributionState,
+    ChannelRules,
+    CookieRejectedError,
+    classify,
+    cookie_key,
+    decode_cookie,
+    encode_cookie,
+    last_touch_attributes,
+)
+from leadtrace.integrations._request import (
+    RequestInfo,
+    client_trusted,
+    field_names,
+    header_map,
+    host_of,
+    invalid_networks,
+    parse_cookies,
+    parse_query,
+    referrer_host,
+    to_text,
+)
+
+__all__ = [
+    "SYNTHETIC_HEADER",
+    "SetCookie",
+    "WebJourneys",
+    "WebRequest",
+    "request_from_asgi",
+    "request_from_wsgi",
+]
+
+SYNTHETIC_HEADER: Final = "leadtrace-synthetic"
+"""Request header (value ``1``) that marks a new journey synthetic; honoured from trusted
+clients only, so public traffic cannot hide itself from SLIs."""
+
+_JOURNEY_HEADER = "leadtrace-journey"
+_BAGGAGE_PREFIXES = ("martech.", "leadtrace")
+_MAX_PATH = 1024
+_NO_COOKIE_STATUSES = frozenset({semconv.CONSENT_STATUS_DENIED, semconv.CONSENT_STATUS_WITHDRAWN})
+# Requests without any consent signal still say so on every span (status ``unknown``).
+_NO_SIGNAL = ConsentState()
+
+
+@dataclass(frozen=True, slots=True)
+class SetCookie:
+    """A cookie the adapter must set on the response."""
+
+    name: str
+    value: str
+    max_age: int
+    secure: bool
+
+    def header(self) -> str:
+        """The ``Set-Cookie`` header value (``HttpOnly; SameSite=Lax; Path=/``)."""
+        parts = [
+            f"{self.name}={self.value}",
+            f"Max-Age={self.max_age}",
+            "Path=/",
+            "HttpOnly",
+            "SameSite=Lax",
+        ]
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+def request_from_asgi(scope: Mapping[str, Any]) -> RequestInfo:
+    """A :class:`RequestInfo` from an ASGI HTTP ``scope``."""
+    headers = header_map(scope.get("headers") or ())
+    client = scope.get("client")
+    return RequestInfo(
+        method=str(scope.get("method", "GET")).upper(),
+        path=to_text(scope.get("path", "/"), _MAX_PATH),
+        scheme=str(scope.get("scheme", "http")),
+        host=host_of(headers.get("host")),
+        client=str(client[0]) if client else None,
+        params=parse_query(scope.get("query_string"), ATTRIBUTION_PARAMS),
+        headers=headers,
+        cookies=parse_cookies(headers.get("cookie")),
+    )
+
+
+def _wsgi_text(value: Any) -> str:
+    """PEP 3333 strings are latin-1 decoded bytes: recover them, then decode as UTF-8."""
+    if not isinstance(value, str):
+        return ""
+    return value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def request_from_wsgi(environ: Mapping[str, Any], path: str | None = None) -> RequestInfo:
+    """A :class:`RequestInfo` from a WSGI ``environ`` (also Django's ``request.META``)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if isinstance(key, str) and key.startswith("HTTP_"):
+            pairs.append((key[5:].replace("_", "-"), _wsgi_text(value)))
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type:
+        pairs.append(("content-type", _wsgi_text(content_type)))
+    headers = header_map(pairs)
+    query = environ.get("QUERY_STRING")
+    raw_query = query.encode("latin-1", "replace") if isinstance(query, str) else None
+    client = environ.get("REMOTE_ADDR")
+    return RequestInfo(
+        method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
+        path=to_text(path if path is not None else _wsgi_text(environ.get("PATH_INFO")), _MAX_PATH)
+        or "/",
+        scheme=str(environ.get("wsgi.url_scheme", "http")),
+        host=host_of(headers.get("host") or environ.get("SERVER_NAME")),
+        client=client if isinstance(client, str) else None,
+        params=parse_query(raw_query, ATTRIBUTION_PARAMS),
+        headers=headers,
+        cookies=parse_cookies(headers.get("cookie")),
+    )
+
+
+_counters: weakref.WeakKeyDictionary[Leadtrace, Counter] = weakref.WeakKeyDictionary()
+_counters_lock = threading.Lock()
+
+
+def _rejected_counter(runtime: Leadtrace) -> Counter:
+    counter = _counters.get(runtime)
+    if counter is None:
+        with _counters_lock:
+            counter = _counters.get(runtime)
+            if counter is None:
+                counter = runtime.meter.create_counter(
+                    "leadtrace.web.rejected",
+                    unit="{input}",
+                    description="Untrusted request inputs the web integrations ignored, by reason.",
+                )
+                _counters[runtime] = counter
+    return counter
+
+
+class WebJourneys:
+    """Per-application configuration and logic of the web integrations.
+
+    Settings not given here come from the active leadtrace configuration at request time
+    (``LEADTRACE_COOKIE_*``, ``LEADTRACE_SESSION_EVENTS``, ``LEADTRACE_TRUSTED_NETWORKS``).
+
+    Args:
+        channel_rules: channel table; :data:`DEFAULT_CHANNEL_RULES` when omitted.
+        session_events: emit ``session_started`` and ``campaign_attributed`` for new journeys.
+        cookie_name: name of the first-touch cookie.
+        cookie_key: key (>= 32 bytes) that signs the cookie.
+        cookie_max_age_days: cookie lifetime in days.
+
+    Raises:
+        ConfigError: an option or the ``trusted_networks`` setting is invalid.
+    """
+
+    def __init__(
+        self,
+        *,
+        channel_rules: ChannelRules | None = None,
+        session_events: bool | None = None,
+        cookie_name: str | None = None,
+        cookie_key: bytes | str | None = None,
+        cookie_max_age_days: int | None = None,
+    ) -> None:
+        if channel_rules is not None and not isinstance(channel_rules, ChannelRules):
+            raise ConfigError(
+                f"channel_rules must be a ChannelRules table, got {type(channel_rules).__name__}"
+            )
+        key = cookie_key.encode("utf-8") if isinstance(cookie_key, str) else cookie_key
+        if key is not None and len(key) < MIN_HASH_KEY_BYTES:
+            raise ConfigError(
+                f"cookie_key must be at least {MIN_HASH_KEY_BYTES} bytes, got {len(key)}"
+            )
+        if cookie_max_age_days is not None and cookie_max_age_days <= 0:
+            raise ConfigError(f"cookie_max_age_days must be positive, got {cookie_max_age_days}")
+        if cookie_name is not None and (not cookie_name or any(c in cookie_name for c in ";=, ")):
+            raise ConfigError(f"cookie_name {cookie_name!r} is not a valid cookie name")
+        bad = invalid_networks(current().settings.trusted_networks)
+        if bad:
+            raise ConfigError(
+                f"setting 'trusted_networks' has entries that are not CIDR networks: {bad}; "
+                "write e.g. 10.0.0.0/8,127.0.0.1/32"
+            )
+        self.rules = channel_rules or DEFAULT_CHANNEL_RULES
+        self._session_events = session_events
+        self._cookie_name = cookie_name
+        self._cookie_key = key
+        self._max_age_days = cookie_max_age_days
+        self._keys: tuple[Settings, bytes] | None = None
+
+    def _key(self, settings: Settings) -> bytes:
+        if self._cookie_key is not None:
+            return self._cookie_key
+        cached = self._keys
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        key = cookie_key(settings.cookie_key, settings.hash_key)
+        self._keys = (settings, key)
+        return key
+
+    def begin(self, request: RequestInfo, server_span: Span) -> WebRequest | None:
+        """Decide the journey of ``request`` and describe it on ``server_span``.
+
+        Returns None (and the request runs without a journey) if leadtrace failed internally
+        in lenient mode.
+        """
+        try:
+            return self._begin(request, server_span)
+        except Exception as exc:
+            internal_error(exc, "web.begin")
+            return None
+
+    def _begin(self, request: RequestInfo, server_span: Span) -> WebRequest:
+        runtime = current()
+        settings = runtime.settings
+        rejected: list[str] = []
+        trusted = client_trusted(request.client, settings.trusted_networks)
+
+        parsed = consent_from_request(request.headers, request.cookies)
+        consent = parsed.state
+        may_set_cookie = not parsed.gpc and (
+            consent is None or consent.status not in _NO_COOKIE_STATUSES
+        )
+        referrer = referrer_host(request.headers.get("referer"))
+        if referrer is not None and referrer == request.host:
+            referrer = None
+        touch = classify(request.params, referrer, request.host, self.rules)
+
+        parent: BusinessContext | None = None
+        if _JOURNEY_HEADER in request.headers:
+            if trusted:
+                parent = extract(request.headers)
+            else:
+                rejected.append("untrusted_journey_header")
+        synthetic = trusted and request.headers.get(SYNTHETIC_HEADER, "").strip() == "1"
+
+        name = self._cookie_name or settings.cookie_name
+        key = self._key(settings)
+        state: AttributionState | None = None
+        raw_cookie = request.cookies.get(name)
+        cookie_status = semconv.COOKIE_NONE
+        if raw_cookie is not None:
+            try:
+                state = decode_cookie(raw_cookie, key)
+                cookie_status = semconv.COOKIE_VALID
+            except CookieRejectedError as exc:
+                rejected.append(f"cookie_{exc.reason}")
+                cookie_status = semconv.COOKIE_REJECTED
+
+        new_state: AttributionState | None = None
+        last: Campaign | None = None
+        if parent is not None:
+            origin = semconv.JOURNEY_ORIGIN_HEADER
+            ctx = parent.replace(consent=consent) if consent is not None else parent
+            if synthetic and not ctx.synthetic:
+                ctx = ctx.replace(synthetic=True)
+        elif state is not None:
+            origin = semconv.JOURNEY_ORIGIN_COOKIE
+            last = state.last
+            if touch.channel != semconv.CHANNEL_DIRECT:
+                candidate = touch.model_copy(update={"touch": semconv.TOUCH_LAST})
+                if candidate != state.last:
+                    last = candidate
+                    new_state = AttributionState(
+                        state.journey_id, state.started_at, state.first, candidate
+                    )
+            ctx = BusinessContext(
+                journey_id=state.journey_id,
+                started_at=state.started_at,
+                campaign=state.first,
+                consent=consent or _NO_SIGNAL,
+                synthetic=synthetic,
+            )
+        else:
+            origin = semconv.JOURNEY_ORIGIN_NEW
+            first = touch.model_copy(update={"touch": semconv.TOUCH_FIRST})
+            last = touch.model_copy(update={"touch": semconv.TOUCH_LAST})
+            ctx = BusinessContext(
+                journey_id=new_event_id(),
+                started_at=now(),
+                campaign=first,
+                consent=consent or _NO_SIGNAL,
+                synthetic=synthetic,
+            )
+            new_state = AttributionState(ctx.journey_id, ctx.started_at, first, last)
+
+        set_cookie: SetCookie | None = None
+        if new_state is not None and may_set_cookie:
+            days = self._max_age_days or settings.cookie_max_age_days
+            set_cookie = SetCookie(
+                name=name,
+                value=encode_cookie(new_state, key),
+                max_age=days * 86400,
+                secure=request.scheme == "https",
+            )
+            if cookie_status == semconv.COOKIE_NONE:
+                cookie_status = semconv.COOKIE_NEW
+
+        if rejected:
+            counter = _rejected_counter(runtime)
+            for reason in rejected:
+                counter.add(1, {"reason": reason})
+
+        if server_span.is_recording():
+            attrs: dict[str, Any] = dict(ctx.attributes)
+            attrs[semconv.JOURNEY_ORIGIN] = origin
+            attrs[semconv.CAMPAIGN_COOKIE] = cookie_status
+            if last is not None:
+                attrs.update(last_touch_attributes(last))
+            if referrer is not None:
+                attrs[semconv.SESSION_REFERRER_HOST] = referrer
+            server_span.set_attributes(attrs)
+
+        session_events = (
+            self._session_events if self._session_events is not None else settings.session_events
+        )
+        return WebRequest(
+            runtime=runtime,
+            context=ctx,
+            server_span=server_span,
+            set_cookie=set_cookie,
+            emit_events=session_events and origin == semconv.JOURNEY_ORIGIN_NEW,
+            landing_path=request.path,
+            referrer=referrer,
+            rule_version=self.rules.version,
+            strip_baggage=not trusted,
+        )
+
+
+class WebRequest:
+    """One request's journey, entered around the app by a framework adapter."""
+
+    __slots__ = (
+        "_baggage_token",
+        "_journey",
+        "context",
+        "emit_events",
+        "landing_path",
+        "referrer",
+        "rule_version",
+        "runtime",
+        "server_span",
+        "set_cookie",
+        "strip_baggage",
+    )
+
+    def __init__(
+        self,
+        *,
+        runtime: Leadtrace,
+        context: BusinessContext,
+        server_span: Span,
+        set_cookie: SetCookie | None,
+        emit_events: bool,
+        landing_path: str,
+        referrer: str | None,
+        rule_version: str,
+        strip_baggage: bool,
+    ) -> None:
+        self.runtime = runtime
+        self.context = context
+        self.server_span = server_span
+        self.set_cookie = set_cookie
+        """Cookie to set on the response (None: leave the browser's cookie as it is)."""
+        self.emit_events = emit_events
+        self.landing_path = landing_path
+        self.referrer = referrer
+        self.rule_version = rule_version
+        self.strip_baggage = strip_baggage
+        self._journey: journey | None = None
+        self._baggage_token: object | None = None
+
+    def enter(self) -> None:
+        """Attach the journey to the current context and emit the session events."""
+        try:
+            if self.strip_baggage:
+                self._drop_inbound_baggage()
+            self._journey = journey(parent=self.context)
+            self._journey.__enter__()
+            if self.emit_events:
+                emit_with(
+                    self.runtime,
+                    "session_started",
+                    {"landing_path": self.landing_path, "referrer_host": self.referrer},
+                )
+                emit_with(
+                    self.runtime,
+                    "campaign_attributed",
+                    {"attribution_model": "first_touch", "rule_version": self.rule_version},
+                )
+        except Exception as exc:
+            internal_error(exc, "web.enter")
+
+    def _drop_inbound_baggage(self) -> None:
+        """Remove business-looking W3C baggage a public client sent, before anything reads it."""
+        entries = baggage.get_all()
+        doomed = [k for k in entries if k.lower().startswith(_BAGGAGE_PREFIXES)]
+        if not doomed:
+            return
+        ctx = otel_context.get_current()
+        for key in doomed:
+            ctx = baggage.remove_baggage(key, ctx)
+        self._baggage_token = otel_context.attach(ctx)
+        _rejected_counter(self.runtime).add(len(doomed), {"reason": "untrusted_baggage"})
+
+    def record_form(self, names: Iterable[str]) -> None:
+        """Put the names (never the values) of a posted form's fields on the server span."""
+        try:
+            cleaned = field_names(names)
+            if cleaned and self.server_span.is_recording():
+                self.server_span.set_attribute(semconv.FORM_FIELD_NAMES, list(cleaned))
+        except Exception as exc:
+            internal_error(exc, "web.record_form")
+
+    def exit(self) -> None:
+        """Copy late journey changes (``annotate``) onto the server span and detach."""
+        try:
+            final = current_journey()
+            if final is not None and final is not self.context and self.server_span.is_recording():
+                existing: Mapping[str, Any] = getattr(self.server_span, "attributes", None) or {}
+                missing = {k: v for k, v in final.attributes.items() if k not in existing}
+                if missing:
+                    self.server_span.set_attributes(missing)
+        except Exception as exc:
+            internal_error(exc, "web.exit")
+        finally:
+            if self._journey is not None:
+                self._journey.__exit__(None, None, None)
+                self._journey = None
+            if self._baggage_token is not None:
+                token, self._baggage_token = self._baggage_token, None
+                with contextlib.suppress(Exception):
+                    otel_context.detach(token)  # type: ignore[arg-type]
+

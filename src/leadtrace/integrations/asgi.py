@@ -1,0 +1,187 @@
+"""ASGI middleware (Starlette, FastAPI, any ASGI app): first-touch attribution and journeys.
+
+Add it INSIDE the OpenTelemetry server span: OpenTelemetry's ASGI middleware starts each
+request from a context extracted from the headers, so a journey attached outside it is lost.
+With FastAPI, instrument and add the middleware in either order (FastAPIInstrumentor always
+wraps the whole middleware stack)::
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from leadtrace.integrations.asgi import LeadtraceMiddleware
+
+    app = FastAPI()
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(app)
+
+With plain Starlette or another ASGI app, OpenTelemetry's middleware goes outermost::
+
+    app = OpenTelemetryMiddleware(LeadtraceMiddleware(app))
+
+The middleware itself needs no framework; :func:`instrument_fastapi` does both steps and needs
+the ``fastapi`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from opentelemetry import trace
+
+from leadtrace._guard import internal_error
+from leadtrace.integrations._attribution import ChannelRules
+from leadtrace.integrations._request import MAX_BODY_SCAN, form_field_names, is_form
+from leadtrace.integrations._web import WebJourneys, WebRequest, request_from_asgi
+
+__all__ = ["LeadtraceMiddleware", "instrument_fastapi"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_FORM_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class LeadtraceMiddleware:
+    """Pure ASGI middleware: opens (or continues) a journey for every HTTP request.
+
+    On each request it reads UTM parameters, click ids, the referrer host, ``Sec-GPC`` and
+    the TCF cookie, verifies the signed first-touch cookie, puts campaign, consent and
+    journey attributes on the server span, attaches the journey so every span and
+    ``leadtrace.emit()`` in the handler carries them, records the field names of form posts,
+    and sets the cookie on the response when the journey is new or the last touch changed.
+
+    Args:
+        app: the ASGI application to wrap.
+        channel_rules: channel table (default :data:`DEFAULT_CHANNEL_RULES`).
+        session_events: emit ``session_started`` / ``campaign_attributed`` for new journeys
+            (default: the ``session_events`` setting).
+        cookie_name: first-touch cookie name (default: the ``cookie_name`` setting).
+        cookie_key: key signing the cookie (default: the ``cookie_key`` setting).
+        cookie_max_age_days: cookie lifetime (default: the ``cookie_max_age_days`` setting).
+
+    Raises:
+        ConfigError: an option is invalid.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        channel_rules: ChannelRules | None = None,
+        session_events: bool | None = None,
+        cookie_name: str | None = None,
+        cookie_key: bytes | str | None = None,
+        cookie_max_age_days: int | None = None,
+    ) -> None:
+        self.app = app
+        self.journeys = WebJourneys(
+            channel_rules=channel_rules,
+            session_events=session_events,
+            cookie_name=cookie_name,
+            cookie_key=cookie_key,
+            cookie_max_age_days=cookie_max_age_days,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app for one connection; only ``http`` scopes get a journey."""
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        web = self._begin(scope)
+        if web is None:
+            await self.app(scope, receive, send)
+            return
+        web.enter()
+        try:
+            await self.app(scope, _form_receive(scope, receive, web), _cookie_send(send, web))
+        finally:
+            web.exit()
+
+    def _begin(self, scope: Scope) -> WebRequest | None:
+        try:
+            request = request_from_asgi(scope)
+        except Exception as exc:
+            internal_error(exc, "asgi.request")
+            return None
+        return self.journeys.begin(request, trace.get_current_span())
+
+
+def _cookie_send(send: Send, web: WebRequest) -> Send:
+    cookie = web.set_cookie
+    if cookie is None:
+        return send
+
+    async def send_with_cookie(message: Message) -> None:
+        if message.get("type") == "http.response.start":
+            try:
+                headers = list(message.get("headers") or ())
+                headers.append((b"set-cookie", cookie.header().encode("latin-1")))
+                message["headers"] = headers
+            except Exception as exc:
+                internal_error(exc, "asgi.set_cookie")
+        await send(message)
+
+    return send_with_cookie
+
+
+def _form_receive(scope: Scope, receive: Receive, web: WebRequest) -> Receive:
+    """Wrap ``receive`` to read field names from a form body as the app consumes it.
+
+    The body still goes to the app untouched; only the first :data:`MAX_BODY_SCAN` bytes are
+    copied, once.
+    """
+    content_type = None
+    if str(scope.get("method", "")).upper() in _FORM_METHODS:
+        for name, value in scope.get("headers") or ():
+            if name.lower() == b"content-type":
+                content_type = value.decode("latin-1")
+                break
+    if not is_form(content_type):
+        return receive
+    buffer = bytearray()
+    done = False
+
+    async def receive_form() -> Message:
+        nonlocal done
+        message = await receive()
+        if done or message.get("type") != "http.request":
+            return message
+        try:
+            chunk = message.get("body") or b""
+            buffer.extend(chunk[: MAX_BODY_SCAN - len(buffer)])
+            if not message.get("more_body", False) or len(buffer) >= MAX_BODY_SCAN:
+                done = True
+                web.record_form(form_field_names(content_type, bytes(buffer)))
+        except Exception as exc:
+            done = True
+            internal_error(exc, "asgi.form")
+        return message
+
+    return receive_form
+
+
+def instrument_fastapi(app: Any, **options: Any) -> None:
+    """Instrument a FastAPI app with OpenTelemetry and leadtrace, in the order that works.
+
+    Calls ``FastAPIInstrumentor.instrument_app(app, tracer_provider=..., meter_provider=...)``
+    with the active leadtrace handle's providers, then adds :class:`LeadtraceMiddleware`
+    (``options`` are its keyword arguments).
+
+    Raises:
+        ImportError: the ``fastapi`` extra is not installed.
+    """
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    except ImportError as exc:
+        from leadtrace.integrations import missing_extra
+
+        raise missing_extra(__name__, "opentelemetry-instrumentation-fastapi", "fastapi", exc) from exc
+    from leadtrace._runtime import current
+
+    runtime = current()
+    app.add_middleware(LeadtraceMiddleware, **options)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=runtime.tracer_provider, meter_provider=runtime.meter_provider
+    )
