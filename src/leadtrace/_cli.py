@@ -27,6 +27,30 @@ def consent() -> None:
     """Consent audit trail tools."""
 
 
+@consent.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=str))
+def consent_verify(file: str) -> None:
+    """Check the hash chain of a consent audit log FILE.
+
+    Exit 0 when every record is intact, 1 with the first broken record's line number.
+    """
+    from leadtrace.consent import verify_audit_log
+
+    try:
+        report = verify_audit_log(file)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from exc
+    if report.ok:
+        click.echo(f"{file}: ok, {report.records} records, head {report.head}")
+        return
+    click.echo(
+        f"{file}:{report.first_bad_line}: broken: {report.reason} "
+        f"({report.records} valid records before it, last valid head {report.head})",
+        err=True,
+    )
+    raise SystemExit(1)
+
+
 def _import_modules(modules: tuple[str, ...]) -> None:
     import importlib
 

@@ -290,6 +290,15 @@ SETTINGS: tuple[Setting, ...] = (
         "starts a new journey.",
         _bool,
     ),
+    Setting(
+        "consent_audit_log",
+        ("LEADTRACE_CONSENT_AUDIT_LOG",),
+        "",
+        "Path of the hash-chained consent audit log (JSON lines) every `consent_captured` "
+        "event is appended to. Unset: `<local_dir>/consent-audit.jsonl` for a global setup, "
+        "none for `configure(local=True)`. `off` disables it.",
+        _optional_text,
+    ),
 )
 """Every setting, in documentation order."""
 
@@ -316,6 +325,7 @@ class Settings:
     cookie_key: bytes | None
     cookie_max_age_days: int
     session_events: bool
+    consent_audit_log: str | None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 

@@ -343,6 +343,7 @@ def configure(
     export_logs: bool | None = None,
     local_dir: str | None = None,
     contracts: str | None = None,
+    consent_audit_log: str | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -390,6 +391,7 @@ def configure(
         "export_logs": export_logs,
         "local_dir": local_dir,
         "contracts": contracts,
+        "consent_audit_log": consent_audit_log,
     }
     if not local and _global is not None:
         warnings.warn(
@@ -456,6 +458,9 @@ def configure(
         logger_provider=logger_provider,
         contracts=contract_set,
     )
+    from leadtrace.audit import install_audit_trail  # deferred: only needed at setup
+
+    install_audit_trail(handle)
     if local:
         return handle
     if owned:

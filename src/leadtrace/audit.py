@@ -1,0 +1,548 @@
+"""Consent audit trail: an append-only, hash-chained JSON-lines log of consent decisions.
+
+Every ``consent_captured`` event becomes one record. Each record carries ``prev`` (the
+SHA-256 of the previous record) and ``hash`` (the SHA-256 of its own canonical JSON without
+``hash``), so an edited, deleted, inserted or reordered record breaks the chain at a line
+:func:`verify` reports. Records hold consent facts and hashed identity keys only::
+
+    {"at":"2026-03-02T10:00:00.000Z","event_id":"9c1f...","hash":"5e0b...","journey_id":"7f3c...",
+     "consent":{"status":"granted","purposes":["analytics"],...},"prev":"0000...","seq":1,"v":1}
+
+Writing happens on a background thread (:class:`ConsentAuditTrail`): the request path only
+enqueues. The default :class:`FileAuditSink` appends a batch and fsyncs it before it counts as
+written; a torn last line left by a crash is moved aside to ``<file>.torn`` on the next start
+and a ``recovered_torn_tail`` record keeps its SHA-256 in the chain. Sinks are pluggable
+(:class:`AuditSink`). Failures are counted (``leadtrace.consent.audit.failures``) and logged,
+never raised into the application.
+
+A chain cannot show that whole records were cut off its end: keep the ``head`` hash that
+:func:`verify` prints somewhere else (a ticket, another system's log) to anchor it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+
+from leadtrace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+
+    from leadtrace._runtime import Leadtrace
+    from leadtrace.events import Event
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writing process per file
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "GENESIS",
+    "AuditReport",
+    "AuditSink",
+    "ConsentAuditTrail",
+    "FileAuditSink",
+    "consent_record",
+    "install_audit_trail",
+    "record_hash",
+    "seal_records",
+    "verify",
+]
+
+_log = logging.getLogger("leadtrace.audit")
+
+GENESIS: Final = "0" * 64
+"""``prev`` of the first record of a log."""
+FORMAT_VERSION: Final = 1
+"""Value of ``v`` in every record."""
+_TAIL_READ = 64 * 1024
+_LOG_INTERVAL_S = 60.0
+_MAX_BATCH = 512
+
+
+def _canonical(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 hex of a record's canonical JSON (sorted keys, no spaces), ``hash`` excluded."""
+    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k != "hash"})).hexdigest()
+
+
+def _seal(body: Mapping[str, Any], seq: int, prev: str) -> tuple[bytes, str]:
+    record = {**body, "v": FORMAT_VERSION, "seq": seq, "prev": prev}
+    digest = record_hash(record)
+    record["hash"] = digest
+    return _canonical(record) + b"\n", digest
+
+
+# --- verification -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Result of :func:`verify`."""
+
+    ok: bool
+    """True when every record is intact and chained to the one before it."""
+    records: int
+    """Number of valid records before the first problem (all of them when ``ok``)."""
+    first_bad_line: int | None = None
+    """1-based line number of the first broken record; None when ``ok``."""
+    reason: str = ""
+    """Why that line is broken, e.g. ``hash mismatch (record modified)``."""
+    head: str = GENESIS
+    """Hash of the last valid record: store it elsewhere to detect cut-off tails."""
+    torn: bool = False
+    """True when the only problem is a torn last line (a write interrupted by a crash)."""
+
+
+def _check(line: bytes, expected_prev: str, expected_seq: int) -> tuple[str | None, str]:
+    """(problem or None, hash of the record)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return "not a JSON record", ""
+    if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
+        return "not an audit record (no hash)", ""
+    digest = record_hash(record)
+    if digest != record["hash"]:
+        return "hash mismatch (record modified)", ""
+    if record.get("prev") != expected_prev:
+        return (
+            "chain broken: prev does not match the previous record "
+            "(a record was deleted, inserted or reordered)",
+            "",
+        )
+    if record.get("seq") != expected_seq:
+        return f"sequence broken: expected seq {expected_seq}", ""
+    return None, digest
+
+
+def verify(path: str | Path) -> AuditReport:
+    """Check the hash chain of a consent audit log, streaming it line by line.
+
+    Args:
+        path: the JSON-lines audit file.
+
+    Returns:
+        An :class:`AuditReport`; ``first_bad_line`` names the first record that fails.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    prev, seq = GENESIS, 1
+    with Path(path).open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            complete = raw.endswith(b"\n")
+            body = raw.rstrip(b"\r\n")
+            problem, digest = _check(body, prev, seq) if body else ("empty line", "")
+            if problem is None and complete:
+                prev, seq = digest, seq + 1
+                continue
+            if not complete:  # only the last line can lack its newline
+                return AuditReport(
+                    ok=False,
+                    records=seq - 1,
+                    first_bad_line=line_no,
+                    reason="torn last line (interrupted write); earlier records are intact",
+                    head=prev,
+                    torn=True,
+                )
+            return AuditReport(
+                ok=False,
+                records=seq - 1,
+                first_bad_line=line_no,
+                reason=str(problem),
+                head=prev,
+            )
+    return AuditReport(ok=True, records=seq - 1, head=prev)
+
+
+# --- sinks --------------------------------------------------------------------------------------
+
+
+def seal_records(
+    bodies: Sequence[Mapping[str, Any]], last: Mapping[str, Any] | None
+) -> list[bytes]:
+    """Chain ``bodies`` after ``last`` (the current last record, None for an empty log).
+
+    Returns one JSON line per body with ``v``, ``seq``, ``prev`` and ``hash`` added. Sinks call
+    this while holding whatever lock makes "read the last record, then append" atomic.
+    """
+    prev = str(last["hash"]) if last else GENESIS
+    seq = int(last["seq"]) + 1 if last else 1
+    lines: list[bytes] = []
+    for body in bodies:
+        line, prev = _seal(body, seq, prev)
+        lines.append(line)
+        seq += 1
+    return lines
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Where audit records go. Implement it to keep the trail in a database or object store."""
+
+    def append(self, bodies: Sequence[Mapping[str, Any]]) -> None:
+        """Seal ``bodies`` with :func:`seal_records` after the stored last record and store
+        them durably before returning; raise on failure (the trail counts and logs it)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources."""
+        ...
+
+
+class FileAuditSink:
+    """Appends to a JSON-lines file with ``fsync``; recovers a torn last line on open.
+
+    Several processes (e.g. web workers) may share one file: each append holds an exclusive
+    ``flock`` while it reads the chain head and writes, so the chain stays linear.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._known_size = -1
+        self._last: Mapping[str, Any] | None = None
+        self.recovered: tuple[str, int] | None = None
+        """(sha256, size in bytes) of a torn tail moved aside on open, if there was one."""
+        with self._locked():
+            self._recover_torn_tail()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _last_line(self, size: int) -> bytes:
+        """Bytes after the last newline before ``size`` (reads backwards in 64 KiB steps)."""
+        start = max(0, size - _TAIL_READ)
+        chunk = os.pread(self._fd, size - start, start)
+        while b"\n" not in chunk and start > 0:
+            start = max(0, start - _TAIL_READ)
+            chunk = os.pread(self._fd, size - start, start)
+        return chunk[chunk.rfind(b"\n") + 1 :]
+
+    def _recover_torn_tail(self) -> None:
+        size = os.fstat(self._fd).st_size
+        fragment = self._last_line(size) if size else b""
+        if not fragment:
+            return
+        digest = hashlib.sha256(fragment).hexdigest()
+        torn_path = self.path.with_name(self.path.name + ".torn")
+        with torn_path.open("ab") as fh:
+            fh.write(fragment + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.ftruncate(self._fd, size - len(fragment))
+        self._write(
+            seal_records(
+                [
+                    {
+                        "kind": "recovered_torn_tail",
+                        "at": _iso_now(),
+                        "torn_sha256": digest,
+                        "torn_bytes": len(fragment),
+                    }
+                ],
+                self._read_last(),
+            )
+        )
+        self.recovered = (digest, len(fragment))
+        _log.warning(
+            "consent audit log %s ended with a torn line (%d bytes, sha256 %s): moved to %s",
+            self.path,
+            len(fragment),
+            digest,
+            torn_path,
+        )
+
+    def _read_last(self) -> Mapping[str, Any] | None:
+        size = os.fstat(self._fd).st_size
+        if size != self._known_size:
+            if size and os.pread(self._fd, 1, size - 1) != b"\n":
+                # Another writer crashed mid-line since we last looked.
+                self._recover_torn_tail()
+                return self._last
+            line = self._last_line(size - 1) if size else b""
+            record = json.loads(line) if line else None
+            self._last = record if isinstance(record, dict) else None
+            self._known_size = size
+        return self._last
+
+    def _write(self, lines: Sequence[bytes]) -> None:
+        data = b"".join(lines)
+        before = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError:
+            # Leave no partial record behind: the next append must chain to a whole one.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, before)
+            raise
+        self._known_size = before + len(data)
+        self._last = json.loads(lines[-1])
+
+    def append(self, bodies: Sequence[Mapping[str, Any]]) -> None:
+        """Chain ``bodies`` after the file's last record, append them and fsync."""
+        if not bodies:
+            return
+        with self._locked():
+            self._write(seal_records(bodies, self._read_last()))
+
+    def close(self) -> None:
+        """Close the file."""
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+
+
+# --- the trail ----------------------------------------------------------------------------------
+
+
+def consent_record(event: Event, service: str) -> dict[str, Any]:
+    """The audit body of a ``consent_captured`` event: consent facts and hashed ids only.
+
+    Identity keys come from the event, else from the current journey. They are kept even when
+    analytics consent is denied: proving a refusal was honoured needs to know whose it was, and
+    only keyed hashes and opaque ids are ever stored.
+    """
+    from leadtrace.context import current_journey  # deferred: context imports consent
+
+    journey = current_journey()
+    consent = getattr(event, "consent", None)
+    identity = getattr(event, "identity", None) or (journey.identity if journey else None)
+    body: dict[str, Any] = {
+        "kind": "consent_captured",
+        "at": _iso(getattr(event, "occurred_at", None)),
+        "event_id": getattr(event, "event_id", None),
+        "journey_id": getattr(event, "journey_id", None)
+        or (journey.journey_id if journey else None),
+        "service": service,
+    }
+    if consent is not None:
+        body["consent"] = {
+            "status": consent.status,
+            "purposes": sorted(consent.purposes),
+            "basis": consent.basis,
+            "source": consent.source,
+            "gpc": consent.gpc,
+            "captured_at": _iso(consent.captured_at),
+        }
+    if identity is not None:
+        body["identity"] = identity.model_dump(exclude_none=True)
+    if getattr(event, "synthetic", False) or (journey is not None and journey.synthetic):
+        body["synthetic"] = True
+    return body
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    text: str = value.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+class ConsentAuditTrail:
+    """Event hook that appends every ``consent_captured`` event to an :class:`AuditSink`.
+
+    Register it with ``handle.on_event(trail)`` (``configure()`` does when the audit log is
+    on). The hook only builds the record and enqueues it (bounded queue); a background thread
+    writes batches, so an fsync never blocks a request. A full queue or a failed write is
+    counted in ``leadtrace.consent.audit.failures`` (``error.type`` = ``queue_full`` /
+    ``write_error``) and logged at most once a minute; it is never raised.
+
+    Args:
+        sink: where records go.
+        meter: meter for ``leadtrace.consent.audit.records`` and ``...failures``.
+        service: service name written into each record.
+        max_queue: records waiting to be written before new ones are dropped (and counted).
+        retries: attempts per batch before its records are dropped (and counted).
+    """
+
+    def __init__(
+        self,
+        sink: AuditSink,
+        meter: Meter,
+        *,
+        service: str = "",
+        max_queue: int = 10_000,
+        retries: int = 3,
+    ) -> None:
+        self.sink = sink
+        self.service = service
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=max_queue)
+        self._retries = max(1, retries)
+        self._records = meter.create_counter(
+            "leadtrace.consent.audit.records",
+            unit="{record}",
+            description="Consent records durably appended to the audit log.",
+        )
+        self._failures = meter.create_counter(
+            "leadtrace.consent.audit.failures",
+            unit="{record}",
+            description="Consent records that could not be queued or written to the audit log.",
+        )
+        self._last_logged: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def __call__(self, event: Event, attributes: Mapping[str, Any]) -> None:
+        """Enqueue ``event`` when it is a ``consent_captured`` event; never raises."""
+        if getattr(event, "event_name", None) != "consent_captured" or self._closed:
+            return
+        try:
+            body = consent_record(event, self.service)
+        except Exception as exc:
+            self._fail("record_error", 1, exc)
+            return
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(body)
+        except queue.Full:
+            self._fail("queue_full", 1, None)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="leadtrace-consent-audit", daemon=True
+                )
+                self._thread.start()
+
+    def _fail(self, kind: str, count: int, exc: BaseException | None) -> None:
+        with contextlib.suppress(Exception):
+            self._failures.add(count, {"error.type": kind})
+        now = time.monotonic()
+        if now - self._last_logged.get(kind, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+            self._last_logged[kind] = now
+            _log.error(
+                "consent audit log: %d record(s) lost (%s)%s",
+                count,
+                kind,
+                f": {type(exc).__name__}: {exc}" if exc is not None else "",
+            )
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch: list[dict[str, Any]] = []
+            item = self._queue.get()
+            taken = 1
+            if item is None:
+                stop = True
+            else:
+                batch.append(item)
+            while not stop and len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                taken += 1
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._write(batch)
+            for _ in range(taken):
+                self._queue.task_done()
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        error: BaseException | None = None
+        for attempt in range(self._retries):
+            try:
+                self.sink.append(batch)
+            except Exception as exc:
+                error = exc
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            with contextlib.suppress(Exception):
+                self._records.add(len(batch))
+            return
+        self._fail("write_error", len(batch), error)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued record was written (or failed); True when done in time."""
+        if self._thread is None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued, stop the thread and close the sink."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            try:
+                self._queue.put(None, timeout=timeout_s)
+            except queue.Full:
+                self._fail("queue_full", 1, None)
+            self._thread.join(timeout_s)
+        with contextlib.suppress(Exception):
+            self.sink.close()
+
+
+def install_audit_trail(handle: Leadtrace) -> ConsentAuditTrail | None:
+    """Attach the consent audit trail ``configure()`` asks for to ``handle``.
+
+    The ``consent_audit_log`` setting names the file; unset means
+    ``<local_dir>/consent-audit.jsonl`` for a global setup and no trail for a local one;
+    ``off`` disables it. The trail is closed (queue drained) on ``handle.shutdown()``.
+
+    Raises:
+        ConfigError: the file cannot be opened for appending.
+    """
+    settings = handle.settings
+    configured = settings.consent_audit_log
+    if configured is not None and configured.lower() == "off":
+        return None
+    if configured is None and handle.local:
+        return None
+    path = Path(configured) if configured else Path(settings.local_dir) / "consent-audit.jsonl"
+    try:
+        sink = FileAuditSink(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"setting 'consent_audit_log' (LEADTRACE_CONSENT_AUDIT_LOG): cannot append to "
+            f"{str(path)!r}: {exc}; point it at a writable file or set it to 'off'"
+        ) from exc
+    trail = ConsentAuditTrail(sink, handle.meter, service=settings.service_name)
+    handle.on_event(trail)
+    handle.add_shutdown_hook(trail.close)
+    return trail
