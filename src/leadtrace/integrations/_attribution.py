@@ -256,7 +256,7 @@ def classify(
         term=params.get("utm_term"),
         content=params.get("utm_content"),
         channel=channel,
-        click_id_type=click_id,  # type: ignore[arg-type]  # CLICK_IDS lists exactly the Literal
+        click_id_type=click_id,
     )
 
 

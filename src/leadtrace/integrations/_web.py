@@ -25,11 +25,11 @@ from opentelemetry.trace import Span
 
 from leadtrace import semconv
 from leadtrace._config import MIN_HASH_KEY_BYTES, Settings
+from leadtrace._emit import emit_with
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
 from leadtrace.consent import ConsentState, consent_from_request
 from leadtrace.context import BusinessContext, current_journey, extract, journey
-from leadtrace._emit import emit_with
 from leadtrace.errors import ConfigError
 from leadtrace.events import Campaign, new_event_id, now
 from leadtrace.integrations._attribution import (
@@ -464,4 +464,3 @@ class WebRequest:
                 token, self._baggage_token = self._baggage_token, None
                 with contextlib.suppress(Exception):
                     otel_context.detach(token)  # type: ignore[arg-type]
-

@@ -177,7 +177,8 @@ def instrument_fastapi(app: Any, **options: Any) -> None:
     except ImportError as exc:
         from leadtrace.integrations import missing_extra
 
-        raise missing_extra(__name__, "opentelemetry-instrumentation-fastapi", "fastapi", exc) from exc
+        library = "opentelemetry-instrumentation-fastapi"
+        raise missing_extra(__name__, library, "fastapi", exc) from exc
     from leadtrace._runtime import current
 
     runtime = current()
