@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -51,31 +52,38 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode("utf-8", "replace")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OTLPReceiver, dict[str, str]]]:
     """Run the web process piped into the worker, both exporting to one OTLP receiver."""
-    responses = tmp_path_factory.mktemp("e2e") / "responses.jsonl"
-    with OTLPReceiver() as receiver:
+    workdir = tmp_path_factory.mktemp("e2e")
+    responses = workdir / "responses.jsonl"
+    with (
+        OTLPReceiver() as receiver,
+        open(workdir / "web.err", "w+b") as web_err,
+        open(workdir / "worker.err", "w+b") as worker_err,
+    ):
         env = _clean_env()
         web = subprocess.Popen(
             [sys.executable, str(HERE / "web_app.py"), "--endpoint", receiver.url,
              "--responses", str(responses)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=web_err, env=env,
         )  # fmt: skip
         worker = subprocess.Popen(
             [sys.executable, str(HERE / "worker.py"), "--endpoint", receiver.url],
-            stdin=web.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=web.stdout, stdout=subprocess.DEVNULL, stderr=worker_err, env=env,
         )  # fmt: skip
-        assert web.stdin is not None and web.stdout is not None
+        assert web.stdin is not None
+        assert web.stdout is not None
         web.stdout.close()  # the worker owns the read end now
         web.stdin.write("".join(json.dumps(p) + "\n" for p in _posts()).encode())
         web.stdin.close()
-        _, worker_err = worker.communicate(timeout=60)
-        web_err = web.stderr.read() if web.stderr is not None else b""
-        assert web.wait(timeout=60) == 0, web_err.decode()
-        assert worker.returncode == 0, worker_err.decode()
-        if web.stderr is not None:
-            web.stderr.close()
+        assert web.wait(timeout=60) == 0, _read(web_err)
+        assert worker.wait(timeout=60) == 0, _read(worker_err)
         refs = {
             r["ref"]: r["journey_id"]
             for r in map(json.loads, responses.read_text(encoding="utf-8").splitlines())

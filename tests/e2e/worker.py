@@ -140,7 +140,7 @@ def process(message: dict[str, Any]) -> None:
             source=lead["utm_source"],
             medium=lead["utm_medium"],
         )
-    with leadtrace.journey(parent=parent, campaign=campaign) as journey:
+    with leadtrace.journey(parent=parent, campaign=campaign):
         score: float | None = None
         try:
             _, enrichment = enrich(lead["lead_id"], lead["company"])
@@ -160,7 +160,6 @@ def process(message: dict[str, Any]) -> None:
                 owner_id=assignment.owner_id,
                 acknowledged_by=assignment.owner_id,
             )
-    print(json.dumps({"lead_id": lead["lead_id"], "journey_id": journey.journey_id}), flush=True)
 
 
 def main() -> None:
