@@ -1,0 +1,105 @@
+"""Helpers shared by the web integration tests (imported by the test modules)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+import leadtrace
+from leadtrace._runtime import Leadtrace
+
+CAMPAIGN_QUERY = "utm_source=google&utm_medium=cpc&utm_campaign=spring-launch&utm_id=sl-26&gclid=x1"
+"""Landing query of a paid search click."""
+EMAIL_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=november-digest"
+"""Landing query of a later e-mail click."""
+UNTRUSTED = "203.0.113.9"
+"""A public client address (TEST-NET-3), outside the default trusted networks."""
+
+
+@dataclass
+class Received:
+    """One request the vendor server received."""
+
+    path: str
+    headers: Mapping[str, str]
+
+
+@dataclass
+class VendorServer:
+    """An HTTP server on 127.0.0.1 that records the headers of every request."""
+
+    port: int
+    received: list[Received] = field(default_factory=list)
+
+    @property
+    def vendor_url(self) -> str:
+        """A URL whose host (127.0.0.1) is NOT in propagate_to: stands for HubSpot & co."""
+        return f"http://127.0.0.1:{self.port}/vendor"
+
+    @property
+    def internal_url(self) -> str:
+        """A URL whose host (localhost) is in propagate_to: an internal service."""
+        return f"http://localhost:{self.port}/internal"
+
+    def last(self, path: str) -> Received:
+        """The latest request received on ``path``."""
+        return [r for r in self.received if r.path == path][-1]
+
+
+def call_out(url: str) -> None:
+    """What a handler does to call another service: inject where allowed, then GET."""
+    import requests
+
+    headers: dict[str, str] = {}
+    leadtrace.inject(headers, url=url)
+    requests.get(url, headers=headers, timeout=5).raise_for_status()
+
+
+def spans_named(handle: Leadtrace, name: str) -> list[Any]:
+    """Finished spans called ``name``."""
+    return [s for s in handle.finished_spans() if s.name == name]
+
+
+def server_spans(handle: Leadtrace) -> list[Any]:
+    """Finished SERVER spans, oldest first."""
+    from opentelemetry.trace import SpanKind
+
+    return [s for s in handle.finished_spans() if s.kind == SpanKind.SERVER]
+
+
+def counter_value(reader: InMemoryMetricReader, name: str, **attributes: str) -> float:
+    """Sum of the points of counter ``name`` whose attributes include ``attributes``."""
+    data = reader.get_metrics_data()
+    total = 0.0
+    if data is None:
+        return total
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name != name:
+                    continue
+                for point in metric.data.data_points:
+                    attrs = dict(point.attributes or {})
+                    if all(attrs.get(k) == v for k, v in attributes.items()):
+                        total += point.value
+    return total
+
+
+def assert_no_business_context(received: Received, journey_id: str) -> None:
+    """The vendor got no leadtrace header, no martech baggage, and no journey id anywhere."""
+    assert "leadtrace-journey" not in received.headers
+    assert "martech" not in received.headers.get("baggage", "")
+    for value in received.headers.values():
+        assert journey_id not in value
+        assert "spring-launch" not in value
+
+
+def tamper(cookie: str) -> str:
+    """Flip one character in the payload part of a signed cookie value."""
+    version, payload, signature = cookie.split(".")
+    i = len(payload) // 2
+    flipped = "A" if payload[i] != "A" else "B"
+    return f"{version}.{payload[:i]}{flipped}{payload[i + 1 :]}.{signature}"

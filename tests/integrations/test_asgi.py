@@ -1,0 +1,370 @@
+"""ASGI middleware under FastAPI with OpenTelemetry's FastAPI instrumentation, via httpx."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from _webtest import (
+    CAMPAIGN_QUERY,
+    EMAIL_QUERY,
+    UNTRUSTED,
+    VendorServer,
+    assert_no_business_context,
+    call_out,
+    counter_value,
+    server_spans,
+    spans_named,
+    tamper,
+)
+from fastapi import FastAPI, Request
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+import leadtrace
+from leadtrace import semconv
+from leadtrace._runtime import Leadtrace
+from leadtrace.integrations.asgi import LeadtraceMiddleware, instrument_fastapi
+
+COOKIE = "leadtrace_touch"
+
+
+def make_app(handle: Leadtrace, vendor: VendorServer | None = None, **options: Any) -> FastAPI:
+    """A landing app with a traced handler, a form endpoint and an outbound call."""
+    app = FastAPI()
+    tracer = handle.tracer_provider.get_tracer("landing-app")
+
+    @app.get("/")
+    async def index() -> dict[str, Any]:
+        with tracer.start_as_current_span("render-landing"):
+            current = leadtrace.current_journey()
+        return {"journey_id": current.journey_id if current else None}
+
+    @app.post("/demo")
+    async def demo(request: Request) -> dict[str, int]:
+        body = await request.body()
+        return {"bytes": len(body)}
+
+    @app.get("/call")
+    def call() -> dict[str, str]:
+        assert vendor is not None
+        call_out(vendor.vendor_url)
+        call_out(vendor.internal_url)
+        return {"ok": "yes"}
+
+    app.add_middleware(LeadtraceMiddleware, **options)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider
+    )
+    return app
+
+
+ClientFactory = Callable[..., httpx.AsyncClient]
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[ClientFactory]:
+    """Build httpx clients bound to an ASGI app; all are closed after the test."""
+    made: list[httpx.AsyncClient] = []
+
+    def build(app: Any, client_addr: str = "127.0.0.1") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(client_addr, 51000))
+        c = httpx.AsyncClient(transport=transport, base_url="http://landing.test")
+        made.append(c)
+        return c
+
+    yield build
+    for c in made:
+        await c.aclose()
+
+
+async def test_server_and_handler_spans_carry_campaign_and_journey(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """The OTel server span and a span started in the handler both carry campaign + journey."""
+    client = clients(make_app(web))
+    response = await client.get(f"/?{CAMPAIGN_QUERY}")
+    journey_id = response.json()["journey_id"]
+    (server,) = server_spans(web)
+    (handler,) = spans_named(web, "render-landing")
+    for span in (server, handler):
+        assert span.attributes[semconv.JOURNEY_ID] == journey_id
+        assert span.attributes[semconv.CAMPAIGN_NAME] == "spring-launch"
+        assert span.attributes[semconv.CAMPAIGN_CHANNEL] == "paid_search"
+        assert span.attributes[semconv.CAMPAIGN_CLICK_ID_TYPE] == "gclid"
+        assert span.attributes[semconv.CONSENT_STATUS] == "unknown"
+    assert handler.parent.span_id == server.context.span_id
+
+
+async def test_first_touch_survives_a_second_visit_with_other_utms(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """A later e-mail visit keeps the paid-search first touch and records e-mail as last touch."""
+    client = clients(make_app(web))
+    first = (await client.get(f"/?{CAMPAIGN_QUERY}")).json()["journey_id"]
+    second = (await client.get(f"/?{EMAIL_QUERY}")).json()["journey_id"]
+    assert second == first
+    later = server_spans(web)[-1].attributes
+    assert later[semconv.JOURNEY_ORIGIN] == "cookie"
+    assert later[semconv.CAMPAIGN_NAME] == "spring-launch"
+    assert later[semconv.CAMPAIGN_TOUCH] == "first"
+    assert later[semconv.CAMPAIGN_LAST_NAME] == "november-digest"
+    assert later[semconv.CAMPAIGN_LAST_CHANNEL] == "email"
+    (handler,) = spans_named(web, "render-landing")[-1:]
+    assert handler.attributes[semconv.CAMPAIGN_NAME] == "spring-launch"
+
+
+async def test_direct_revisit_keeps_last_touch_and_sets_no_cookie(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """A direct revisit continues the journey without rewriting the cookie."""
+    client = clients(make_app(web))
+    await client.get(f"/?{CAMPAIGN_QUERY}")
+    response = await client.get("/")
+    assert "set-cookie" not in response.headers
+    assert server_spans(web)[-1].attributes[semconv.CAMPAIGN_LAST_CHANNEL] == "paid_search"
+
+
+async def test_tampered_cookie_is_rejected_and_counted(
+    web: Leadtrace, clients: ClientFactory, metric_reader: InMemoryMetricReader
+) -> None:
+    """A cookie whose payload was edited starts a new journey and counts as forged."""
+    client = clients(make_app(web))
+    original = (await client.get(f"/?{CAMPAIGN_QUERY}")).json()["journey_id"]
+    forged = tamper(client.cookies[COOKIE])
+    client.cookies.clear()
+    client.cookies.set(COOKIE, forged, domain="landing.test")
+    response = await client.get(f"/?{EMAIL_QUERY}")
+    assert response.json()["journey_id"] != original
+    attrs = server_spans(web)[-1].attributes
+    assert attrs[semconv.CAMPAIGN_COOKIE] == "rejected"
+    assert attrs[semconv.CAMPAIGN_NAME] == "november-digest"
+    assert counter_value(metric_reader, "leadtrace.web.rejected", reason="cookie_forged") == 1
+
+
+async def test_new_journey_emits_session_events_once(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """session_started and campaign_attributed are emitted for the new journey only."""
+    client = clients(make_app(web))
+    await client.get(f"/?{CAMPAIGN_QUERY}")
+    await client.get(f"/?{EMAIL_QUERY}")
+    (session,) = spans_named(web, "session_started")
+    (attributed,) = spans_named(web, "campaign_attributed")
+    assert session.attributes[semconv.SESSION_LANDING_PATH] == "/"
+    assert attributed.attributes[semconv.CAMPAIGN_ATTRIBUTION_MODEL] == "first_touch"
+    assert attributed.attributes[semconv.CAMPAIGN_RULE_VERSION] == "1"
+    assert attributed.attributes[semconv.CAMPAIGN_NAME] == "spring-launch"
+
+
+async def test_session_events_can_be_switched_off(web: Leadtrace, clients: ClientFactory) -> None:
+    """session_events=False emits no session spans."""
+    client = clients(make_app(web, session_events=False))
+    await client.get(f"/?{CAMPAIGN_QUERY}")
+    assert spans_named(web, "session_started") == []
+
+
+async def test_form_post_records_field_names_never_values(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """A urlencoded form post puts its field names on the server span and no value."""
+    client = clients(make_app(web))
+    await client.post("/demo", data={"email": "ada@example.com", "company": "Initech"})
+    attrs = server_spans(web)[-1].attributes
+    assert attrs[semconv.FORM_FIELD_NAMES] == ("email", "company")
+    assert not any("ada@example.com" in str(v) for v in attrs.values())
+
+
+async def test_multipart_form_post_records_field_names(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """A multipart form post (with a file) records both field names."""
+    client = clients(make_app(web))
+    await client.post("/demo", data={"email": "ada@example.com"}, files={"cv": ("cv.txt", b"hi")})
+    assert server_spans(web)[-1].attributes[semconv.FORM_FIELD_NAMES] == ("email", "cv")
+
+
+async def test_vendor_call_gets_no_business_context_internal_call_does(
+    web: Leadtrace, clients: ClientFactory, vendor: VendorServer, traced_requests: None
+) -> None:
+    """A vendor call from the handler gets no leadtrace header; an internal service gets it."""
+    client = clients(make_app(web, vendor), client_addr=UNTRUSTED)
+    response = await client.get(
+        f"/call?{CAMPAIGN_QUERY}", headers={"baggage": "martech.campaign.id=evil,tenant=t1"}
+    )
+    assert response.status_code == 200
+    journey_id = server_spans(web)[-1].attributes[semconv.JOURNEY_ID]
+    vendor_call = vendor.last("/vendor")
+    assert_no_business_context(vendor_call, journey_id)
+    assert "traceparent" in vendor_call.headers
+    assert vendor_call.headers.get("baggage") == "tenant=t1"
+    internal = vendor.last("/internal")
+    assert f"j={journey_id}" in internal.headers["leadtrace-journey"]
+    client_span = next(s for s in spans_named(web, "GET") if "/vendor" in str(s.attributes))
+    assert client_span.attributes[semconv.JOURNEY_ID] == journey_id
+
+
+async def test_journey_header_from_trusted_client_is_continued(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """A leadtrace-journey header from 127.0.0.1 continues that journey."""
+    client = clients(make_app(web))
+    header = "v=1;j=upstream-journey-1;t=1764151200000;c=spring-launch;ch=email;cs=granted;s=1"
+    response = await client.get("/", headers={"leadtrace-journey": header})
+    assert response.json()["journey_id"] == "upstream-journey-1"
+    attrs = server_spans(web)[-1].attributes
+    assert attrs[semconv.JOURNEY_ORIGIN] == "header"
+    assert attrs[semconv.JOURNEY_SYNTHETIC] is True
+    assert "set-cookie" not in response.headers
+
+
+async def test_journey_header_from_public_client_is_ignored_and_counted(
+    web: Leadtrace, clients: ClientFactory, metric_reader: InMemoryMetricReader
+) -> None:
+    """A leadtrace-journey header from a public address is ignored and counted."""
+    client = clients(make_app(web), client_addr=UNTRUSTED)
+    header = "v=1;j=forged-journey;t=1764151200000;cs=granted;s=1"
+    response = await client.get("/", headers={"leadtrace-journey": header})
+    assert response.json()["journey_id"] != "forged-journey"
+    assert semconv.JOURNEY_SYNTHETIC not in server_spans(web)[-1].attributes
+    reason = "untrusted_journey_header"
+    assert counter_value(metric_reader, "leadtrace.web.rejected", reason=reason) == 1
+
+
+async def test_gpc_request_sets_no_cookie(web: Leadtrace, clients: ClientFactory) -> None:
+    """With Sec-GPC: 1 no attribution cookie is written and the span says so."""
+    client = clients(make_app(web))
+    response = await client.get(f"/?{CAMPAIGN_QUERY}", headers={"SEC-gpc": "1"})
+    assert "set-cookie" not in response.headers
+    attrs = server_spans(web)[-1].attributes
+    assert attrs[semconv.CAMPAIGN_COOKIE] == "none"
+    assert attrs[semconv.CONSENT_GPC] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/?" + "utm_source=" + "x" * 60_000, {}),
+        ("/?utm_source=a&utm_source=b&utm_source=c&" + "&".join(["k=v"] * 5000), {}),
+        ("/?utm_source=%FF%FE%00bad&utm_campaign=%E2%82", {}),
+        ("/", {"cookie": f"{COOKIE}=" + "A" * 10_000}),
+        ("/", {"cookie": f'{COOKIE}="v1..."; ;;=; euconsent-v2=%%%'}),
+        ("/", {"cookie": "euconsent-v2=CPc3eAAPc3eAAAHABBENC-not-a-tcf-string"}),
+        ("/", {"ReFeReR": "http://[::1/broken", "SEC-GPC": "yes"}),
+        ("/", {"leadtrace-journey": "v=1;j=" + "x" * 5000}),
+    ],
+)
+async def test_bad_input_never_reaches_the_app(
+    web: Leadtrace, clients: ClientFactory, path: str, headers: dict[str, str]
+) -> None:
+    """Hostile query strings, cookies and headers still give 200 and a bounded journey (strict)."""
+    client = clients(make_app(web))
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200
+    attrs = server_spans(web)[-1].attributes
+    assert attrs[semconv.JOURNEY_ID] == response.json()["journey_id"]
+    assert all(len(str(v)) <= 1024 for k, v in attrs.items() if k.startswith("martech."))
+
+
+async def test_non_utf8_query_bytes_are_replaced(web: Leadtrace, clients: ClientFactory) -> None:
+    """Raw non-UTF-8 bytes in a UTM value become replacement characters, not errors.
+
+    OpenTelemetry's ASGI middleware (0.66b1) itself raises UnicodeDecodeError on such a
+    scope, so the bytes are injected between it and leadtrace's middleware.
+    """
+    tracer = web.tracer_provider.get_tracer("landing-app")
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        current = leadtrace.current_journey()
+        assert current is not None
+        assert current.campaign is not None
+        body = (current.campaign.source or "").encode("utf-8")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    middleware = LeadtraceMiddleware(inner)
+
+    async def raw_query(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        with tracer.start_as_current_span("server"):
+            scope = {**scope, "query_string": b"utm_source=caf\xe9&utm_medium=cpc"}
+            await middleware(scope, receive, send)
+
+    response = await clients(raw_query).get("/")
+    assert response.text == "caf\ufffd"
+    assert spans_named(web, "server")[0].attributes[semconv.CAMPAIGN_SOURCE] == "caf\ufffd"
+
+
+async def test_non_recording_server_span_still_gets_a_journey(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """With sampling off the handler still runs inside a journey and the cookie is set."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    app = FastAPI()
+
+    @app.get("/")
+    async def index() -> dict[str, Any]:
+        current = leadtrace.current_journey()
+        return {"journey_id": current.journey_id if current else None}
+
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    response = await clients(app).get(f"/?{CAMPAIGN_QUERY}")
+    assert response.json()["journey_id"] is not None
+    assert COOKIE in response.headers["set-cookie"]
+
+
+async def test_without_opentelemetry_the_middleware_still_works(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """Without any OTel instrumentation, handler spans and emits still carry the journey."""
+    app = FastAPI()
+    tracer = web.tracer_provider.get_tracer("landing-app")
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        with tracer.start_as_current_span("render-landing"):
+            return {"ok": "yes"}
+
+    app.add_middleware(LeadtraceMiddleware)
+    await clients(app).get(f"/?{CAMPAIGN_QUERY}")
+    (handler,) = spans_named(web, "render-landing")
+    assert handler.attributes[semconv.CAMPAIGN_NAME] == "spring-launch"
+
+
+async def test_instrument_fastapi_does_both_steps(web: Leadtrace, clients: ClientFactory) -> None:
+    """instrument_fastapi() gives a server span carrying the journey."""
+    app = FastAPI()
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    instrument_fastapi(app, session_events=False)
+    await clients(app).get(f"/?{CAMPAIGN_QUERY}")
+    (server,) = server_spans(web)
+    assert server.attributes[semconv.CAMPAIGN_NAME] == "spring-launch"
+
+
+async def test_lenient_internal_failure_lets_the_request_through(
+    lenient: Leadtrace,
+    clients: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If leadtrace itself fails in lenient mode, the app answers and the error is counted."""
+    app = make_app(lenient)
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("leadtrace.integrations._web.classify", broken)
+    with caplog.at_level(logging.WARNING, logger="leadtrace"):
+        response = await clients(app).get(f"/?{CAMPAIGN_QUERY}")
+    assert response.status_code == 200
+    assert response.json()["journey_id"] is None
+    assert "web.begin" in caplog.text
