@@ -51,7 +51,10 @@ def emit(event: Event | str | type[Event], /, **fields: Any) -> str:
     Raises:
         EventValidationError: strict mode only: names the event, the field and the rule.
     """
-    return emit_with(current(), event, fields)
+    runtime = current()
+    if not fields and not runtime.enabled and isinstance(event, Event):
+        return event.event_id  # nothing records: a built event is already valid
+    return emit_with(runtime, event, fields)
 
 
 def _violations(exc: ValidationError) -> list[Violation]:

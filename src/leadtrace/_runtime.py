@@ -111,6 +111,7 @@ class Leadtrace:
         self.contracts = contracts or load_contracts(settings.contracts)
         self.strict = settings.validation == "strict"
         self._owned = owned
+        self._enabled = False
         self._memory_exporter = memory_exporter
         self._logger_provider = logger_provider
         self._shutdown_hooks: list[Callable[[], object]] = []
@@ -122,6 +123,25 @@ class Leadtrace:
             f"<Leadtrace {where} service={self.settings.service_name!r} "
             f"environment={self.settings.environment!r} validation={self.settings.validation}>"
         )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether spans can record: False only while no SDK provider is installed anywhere.
+
+        Checked on every ``emit()`` before any work, so it must cost next to nothing; once
+        true it stays true (OpenTelemetry sets the global provider only once).
+        """
+        if self._enabled:
+            return True
+        provider = self.tracer_provider
+        if type(provider) is trace.ProxyTracerProvider:
+            provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+            if provider is _UNKNOWN:  # the API moved its global: ask the public way
+                provider = trace.get_tracer_provider()
+        if provider is None or type(provider) in _NON_RECORDING:
+            return False
+        self._enabled = True
+        return True
 
     def emit(self, event: Any, /, **fields: Any) -> str:
         """Emit an event through this handle; see :func:`leadtrace.emit`."""
@@ -189,6 +209,9 @@ class Leadtrace:
             if stop is not None:
                 stop()
 
+
+_UNKNOWN = object()
+_NON_RECORDING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 _lock = threading.Lock()
 _active: list[Leadtrace] = []

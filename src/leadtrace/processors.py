@@ -5,6 +5,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace.context import current_journey
 
@@ -24,8 +25,15 @@ class BusinessContextSpanProcessor(SpanProcessor):
             journey = current_journey(parent_context)
             if journey is None or not span.is_recording():
                 return
-            existing = span.attributes or {}
-            missing = {k: v for k, v in journey.attributes.items() if k not in existing}
+            existing = span.attributes
+            if not existing:
+                span.set_attributes(journey.attributes)
+                return
+            if existing.get(semconv.JOURNEY_ID) == journey.journey_id:
+                return  # leadtrace built this span from the journey already
+            # BoundedAttributes goes through Mapping.__contains__; its dict is much faster.
+            present = getattr(existing, "_dict", existing)
+            missing = {k: v for k, v in journey.attributes.items() if k not in present}
             if missing:
                 span.set_attributes(missing)
         except Exception as exc:

@@ -1,0 +1,1 @@
+"""Side-by-side overhead benchmarks: leadtrace against bare OpenTelemetry in the same run."""

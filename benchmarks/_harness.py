@@ -1,0 +1,80 @@
+"""Round-robin timing with the cyclic GC off inside timed blocks.
+
+Each variant runs ``rounds`` times in turn (A, B, A, B, ...), each round ``iterations`` calls,
+and reports the median per-call time. Interleaving puts machine noise on every variant alike;
+GC off avoids charging one variant for collections triggered by spans queued by the other
+(see the performance notes). Quote the ratios, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["Result", "compare", "machine", "print_table"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Median per-call time of one variant, in microseconds."""
+
+    name: str
+    median_us: float
+
+
+def _time_block(fn: Callable[[], object], iterations: int) -> float:
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        for _ in range(iterations):
+            fn()
+        elapsed = time.perf_counter_ns() - start
+    finally:
+        gc.enable()
+    gc.collect()
+    return elapsed / iterations / 1000
+
+
+def compare(
+    variants: Mapping[str, Callable[[], object]],
+    *,
+    iterations: int = 2000,
+    rounds: int = 11,
+    warmup: int = 500,
+) -> dict[str, Result]:
+    """Time every variant round-robin; returns the median per variant."""
+    for fn in variants.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            samples[name].append(_time_block(fn, iterations))
+    return {name: Result(name, statistics.median(v)) for name, v in samples.items()}
+
+
+def machine() -> str:
+    """One line describing where the numbers come from."""
+    import os
+
+    return (
+        f"{platform.python_implementation()} {platform.python_version()} on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs"
+    )
+
+
+def print_table(title: str, rows: list[tuple[str, Result, Result, float]]) -> None:
+    """Print ``(label, ours, baseline, target)`` rows with the ratio and a verdict."""
+    print(f"\n{title}")
+    print(f"{'comparison':<48} {'ours µs':>9} {'base µs':>9} {'ratio':>7} {'target':>7}")
+    for label, ours, base, target in rows:
+        ratio = ours.median_us / base.median_us
+        verdict = "ok" if ratio <= target else "OVER"
+        print(
+            f"{label:<48} {ours.median_us:>9.2f} {base.median_us:>9.2f} "
+            f"{ratio:>6.2f}x {target:>6.2f}x {verdict}"
+        )

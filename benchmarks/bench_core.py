@@ -1,0 +1,133 @@
+"""emit() and @stage against bare OpenTelemetry spans carrying the same attributes.
+
+Three ratios (targets from the core issue):
+1. emit() of a canonical event inside a full journey vs a bare SDK span with the same
+   attributes, both on SDK + BatchSpanProcessor: <= 1.25x.
+2. a @stage-decorated function vs ``tracer.start_as_current_span`` around the same function,
+   the bare span given the same two attributes (stage and layer): <= 1.1x.
+3. with no SDK installed, emit() vs a span from the NoOp tracer with the same attributes:
+   <= 1.5x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import leadtrace
+from benchmarks._harness import compare, machine, print_table
+from leadtrace import _runtime, semconv
+from leadtrace.events import LeadRouted
+
+
+class _Discard(SpanExporter):
+    """Accepts every batch and drops it: measures the pipeline, not a network."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _journey() -> leadtrace.journey:
+    return leadtrace.journey(
+        campaign=leadtrace.Campaign(
+            id="spring-launch", source="google", medium="cpc", name="spring", channel="paid_search"
+        ),
+        consent=leadtrace.ConsentState(
+            status="granted", purposes=frozenset({"analytics", "marketing"}), source="banner"
+        ),
+        identity=leadtrace.IdentityKeys(email_hash="ab" * 32, anonymous_id="anon-1"),
+    )
+
+
+EVENT = LeadRouted(
+    lead_id="L-1",
+    routing_rule_id="emea-smb",
+    routing_rule_version="42",
+    owner_id="U-7",
+    territory="EMEA",
+    queue="smb",
+)
+
+
+def main() -> dict[str, float]:
+    """Run the three comparisons, print them, and return the ratios."""
+    handle = leadtrace.configure(
+        service_name="bench", local=True, span_exporters=[_Discard()], environ={}
+    )
+    bare_provider = TracerProvider()
+    bare_provider.add_span_processor(BatchSpanProcessor(_Discard()))
+    bare = bare_provider.get_tracer("bare")
+
+    with handle.activate(), _journey():
+        leadtrace.emit(EVENT)
+    handle.force_flush()
+    captured: dict[str, Any] = {}
+
+    def grab(event: Any, attrs: Any) -> None:
+        captured.update(attrs)
+
+    handle.on_event(grab)
+    with handle.activate(), _journey():
+        leadtrace.emit(EVENT)
+    handle.event_hooks.clear()
+    attrs = dict(captured)
+
+    @leadtrace.stage("lead_routed")
+    def staged() -> int:
+        return 1
+
+    def plain() -> int:
+        return 1
+
+    def bare_emit() -> None:
+        bare.start_span("lead_routed", attributes=attrs).end()
+
+    stage_attrs = {semconv.JOURNEY_STAGE: "lead_routed", semconv.EVENT_LAYER: "routing"}
+
+    def bare_stage() -> int:
+        with bare.start_as_current_span("lead_routed", attributes=stage_attrs):
+            return plain()
+
+    with handle.activate(), _journey():
+        sdk = compare(
+            {
+                "emit": lambda: leadtrace.emit(EVENT),
+                "bare_emit": bare_emit,
+            }
+        )
+    with handle.activate():
+        stage = compare({"stage": staged, "bare_stage": bare_stage})
+
+    assert _runtime._global is None, "run the benchmark in a process without configure()"
+    noop_tracer = trace.NoOpTracer()
+
+    def noop_span() -> None:
+        noop_tracer.start_span("lead_routed", attributes=attrs).end()
+
+    with _journey():
+        noop = compare({"emit_nosdk": lambda: leadtrace.emit(EVENT), "noop_span": noop_span})
+
+    print(f"leadtrace core overhead ({machine()}; {len(attrs)} attributes per span)")
+    print_table(
+        "ratios (lower is better)",
+        [
+            ("emit() vs bare SDK span, same attributes", sdk["emit"], sdk["bare_emit"], 1.25),
+            ("@stage vs start_as_current_span", stage["stage"], stage["bare_stage"], 1.10),
+            ("emit() without SDK vs NoOp-tracer span", noop["emit_nosdk"], noop["noop_span"], 1.5),
+        ],
+    )
+    handle.shutdown()
+    bare_provider.shutdown()
+    return {
+        "emit": sdk["emit"].median_us / sdk["bare_emit"].median_us,
+        "stage": stage["stage"].median_us / stage["bare_stage"].median_us,
+        "emit_nosdk": noop["emit_nosdk"].median_us / noop["noop_span"].median_us,
+    }
+
+
+if __name__ == "__main__":
+    main()
