@@ -228,7 +228,8 @@ def test_inject_extract_round_trip(handle: Leadtrace) -> None:
     assert got is not None
     assert (got.journey_id, got.started_at, got.synthetic) == (j.journey_id, started, True)
     assert got.campaign == leadtrace.Campaign(id="spring", channel="paid_search")
-    assert got.consent is not None and got.consent.status == "granted"
+    assert got.consent is not None
+    assert got.consent.status == "granted"
     assert got.identity is None
 
 
@@ -285,4 +286,5 @@ def test_extract_accepts_bytes_and_lists() -> None:
     """Header values given as bytes or lists (as some frameworks do) are understood."""
     assert leadtrace.extract({HEADER: [b"v=1;j=abc"]}) is None
     got = leadtrace.extract({HEADER: b"v=1;j=abc"})
-    assert got is not None and got.journey_id == "abc"
+    assert got is not None
+    assert got.journey_id == "abc"

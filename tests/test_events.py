@@ -12,8 +12,8 @@ from leadtrace.errors import ConfigError
 from leadtrace.events import (
     CANONICAL_EVENTS,
     Event,
-    LeadRouted,
     Layer,
+    LeadRouted,
     UnknownEventError,
 )
 

@@ -23,9 +23,11 @@ def _render(chain: list[Any], **event: Any) -> dict[str, Any]:
 
 def test_lines_inside_a_journey_carry_ids(handle: Leadtrace) -> None:
     """Inside a span and a journey, a line gets trace_id, span_id, journey_id, campaign_id."""
-    with leadtrace.journey(campaign=leadtrace.Campaign(id="spring")) as j:
-        with handle.tracer.start_as_current_span("work") as span:
-            line = _render(processors(), event="routed")
+    with (
+        leadtrace.journey(campaign=leadtrace.Campaign(id="spring")) as j,
+        handle.tracer.start_as_current_span("work") as span,
+    ):
+        line = _render(processors(), event="routed")
     ctx = span.get_span_context()
     assert line == {
         "event": "routed",
@@ -68,9 +70,8 @@ def test_structlog_over_stdlib_setup_from_docs(
     )
     try:
         log = structlog.get_logger("app")
-        with caplog.at_level(logging.INFO, logger="app"):
-            with leadtrace.journey() as j:
-                log.info("lead routed", lead_id="L-1")
+        with caplog.at_level(logging.INFO, logger="app"), leadtrace.journey() as j:
+            log.info("lead routed", lead_id="L-1")
         line = json.loads(caplog.records[-1].getMessage())
         assert line["journey_id"] == j.journey_id
         assert line["lead_id"] == "L-1"

@@ -42,18 +42,20 @@ def clean_globals() -> Iterator[None]:
 
 
 def test_reuses_the_apps_tracer_provider(clean_globals: None) -> None:
-    """An app-installed SDK provider is kept; our processors (scrubbing too) run before its exporter."""
+    """An app-installed SDK provider is kept; our processors (scrubbing too) run first."""
     exporter = InMemorySpanExporter()
     app_provider = TracerProvider()
     app_provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(app_provider)
     handle = leadtrace.configure(service_name="svc", environ={})
     assert handle.tracer_provider is app_provider
-    with leadtrace.journey(campaign=leadtrace.Campaign(id="c")):
-        with trace.get_tracer("app").start_as_current_span(
+    with (
+        leadtrace.journey(campaign=leadtrace.Campaign(id="c")),
+        trace.get_tracer("app").start_as_current_span(
             "GET /", attributes={"url.query": "email=jane@example.com"}
-        ):
-            pass
+        ),
+    ):
+        pass
     (span,) = exporter.get_finished_spans()
     assert span.attributes[semconv.CAMPAIGN_ID] == "c"
     assert span.attributes["url.query"] == "email=[redacted]"

@@ -43,7 +43,7 @@ BASE = {"meeting_id": (str, ...), "slot": (str | None, None), "seats": (int, 1)}
 def baseline(tmp_path: Path) -> Iterator[Path]:
     """An exported baseline holding demo_booked 1-0-0."""
     schemas.export(tmp_path, [_event("1-0-0", **BASE)])
-    yield tmp_path
+    return tmp_path
 
 
 def _check(baseline: Path, cls: type[Event]) -> schemas.EventReport:

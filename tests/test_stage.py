@@ -185,9 +185,13 @@ async def test_async_generator_stage(handle: Leadtrace) -> None:
         raise ValueError("bad page")
 
     got = []
-    with pytest.raises(ValueError, match="bad page"):
+
+    async def consume() -> None:
         async for lead in leads():
             got.append(lead)
+
+    with pytest.raises(ValueError, match="bad page"):
+        await consume()
     assert got == ["L-1"]
     assert _span(handle, "lead_created").attributes[semconv.FAILURE_LAYER] == "identity"
 
