@@ -19,7 +19,9 @@ Everything not listed in ``__all__`` is private or lives in a documented submodu
 from __future__ import annotations
 
 from leadtrace import events, semconv
+from leadtrace._emit import emit
 from leadtrace._runtime import VERSION, Leadtrace, configure
+from leadtrace._stage import stage
 from leadtrace.consent import ConsentState
 from leadtrace.context import (
     BusinessContext,
@@ -29,11 +31,9 @@ from leadtrace.context import (
     inject,
     journey,
 )
-from leadtrace._emit import emit
 from leadtrace.errors import ConfigError, EventValidationError, LeadtraceError
 from leadtrace.events import Campaign, Event
 from leadtrace.privacy import IdentityKeys, identity
-from leadtrace._stage import stage
 
 __version__ = VERSION
 

@@ -24,11 +24,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from leadtrace import semconv
+from leadtrace._emit import coerce_event, event_attributes
 from leadtrace._guard import internal_error
 from leadtrace._runtime import current
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.context import current_journey
-from leadtrace._emit import coerce_event, event_attributes
 from leadtrace.errors import ConfigError, EventValidationError
 from leadtrace.events import Event, UnknownEventError, attribute_names, get
 
