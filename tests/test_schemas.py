@@ -110,7 +110,7 @@ def test_too_small_bump_fails_naming_event_field_and_fix(baseline: Path) -> None
     report = _check(baseline, _event("1-0-1", **BASE, host=(str, ...)))
     assert not report.ok
     assert report.problems == [
-        "demo_booked 1-0-0 -> 1-0-1 declares a ADDITION bump but field 'host' "
+        "demo_booked 1-0-0 -> 1-0-1 declares an ADDITION bump but field 'host' "
         "(new required field) needs MODEL: declare 2-0-0"
     ]
 

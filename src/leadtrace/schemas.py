@@ -338,6 +338,10 @@ class CheckReport:
         return all(e.ok for e in self.events)
 
 
+def _article(bump: Bump) -> str:
+    return f"an {bump.name}" if bump.name[0] in "AEIOU" else f"a {bump.name}"
+
+
 def _suggest(baseline: str, bump: Bump) -> str:
     model, revision, addition = parse_version(baseline)
     if bump is Bump.MODEL:
@@ -389,7 +393,7 @@ def check(
         if declared < needed:
             worst = next(c for c in changes if c.bump == needed)
             report.problems.append(
-                f"{name} {previous} -> {version} declares a {declared.name} bump but field "
+                f"{name} {previous} -> {version} declares {_article(declared)} bump but field "
                 f"{worst.field!r} ({worst.reason}) needs {needed.name}: declare "
                 f"{_suggest(previous, needed)}"
             )
