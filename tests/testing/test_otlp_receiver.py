@@ -109,7 +109,7 @@ def test_same_assertion_api_on_both_sources(source: SpanSource) -> None:
     )
     assert [r.stage for r in source.bad()] == ["form_submitted", "lead_routed"]
     assert len(source.events("lead_routed", owner_id="U-2")) == 1
-    with pytest.raises(JourneyAssertionError, match=r"arrived:  campaign\.medium=<missing>"):
+    with pytest.raises(JourneyAssertionError, match=r"campaign\.medium=<missing>"):
         journey.assert_healthy()
     source.reset()
     assert source.journeys() == []

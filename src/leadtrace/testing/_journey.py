@@ -128,12 +128,14 @@ def layer_of(record: SpanRecord) -> str:
     return _registry_layer(record.stage or record.name)
 
 
-def problem_of(record: SpanRecord) -> Failure | None:
+def problem_of(record: SpanRecord, contracts: Contracts | None = None) -> Failure | None:
     """What is wrong with one stage span, or None when it is healthy.
 
     Checked in order: an error status, a schema violation, a business outcome that means the
     step did not do its job (enrichment timeout or error, a CRM write rejected as conflict,
-    duplicate or ambiguous, an owner other than the expected one), then the data contract.
+    duplicate or ambiguous, an owner other than the expected one), then the data contract
+    verdict the emitting process recorded. With ``contracts`` that agree with that verdict,
+    the message lists every required field and its value, not only the missing ones.
     """
     attrs = record.attributes
     stage = record.stage or record.name
@@ -195,12 +197,14 @@ def problem_of(record: SpanRecord) -> Failure | None:
         )
     if attrs.get(semconv.QUALITY_COMPLETE) is False:
         missing = tuple(str(m) for m in attrs.get(semconv.QUALITY_MISSING) or ())
+        required = contracts.required(stage) if contracts is not None else ()
+        shown = required if set(missing) <= set(required) else missing
         return Failure(
             stage,
             layer,
             "required fields missing",
-            "fields " + ", ".join(short_name(m) for m in missing),
-            ", ".join(f"{short_name(m)}={_MISSING}" for m in missing),
+            "fields " + ", ".join(short_name(m) for m in shown),
+            _fields(record, shown),
             record,
         )
     return None
@@ -287,11 +291,11 @@ class SpanSource:
 
     def good(self, name: str | None = None) -> list[SpanRecord]:
         """Stage spans with no problem (see :meth:`Journey.first_failure`)."""
-        return [r for r in self.events(name) if problem_of(r) is None]
+        return [r for r in self.events(name) if problem_of(r, self.contracts) is None]
 
     def bad(self, name: str | None = None) -> list[SpanRecord]:
         """Stage spans with a problem: error, invalid, failed outcome or incomplete."""
-        return [r for r in self.events(name) if problem_of(r) is not None]
+        return [r for r in self.events(name) if problem_of(r, self.contracts) is not None]
 
     def journeys(self) -> list[str]:
         """Ids of every journey seen, in order of first appearance."""
@@ -395,7 +399,7 @@ class Journey:
     def first_failure(self) -> Failure | None:
         """The first stage (in order) with a problem, or None for a healthy journey."""
         for record in self.stage_spans:
-            failure = problem_of(record)
+            failure = problem_of(record, self.source.contracts)
             if failure is not None:
                 return failure
         return None
