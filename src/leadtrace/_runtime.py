@@ -133,7 +133,7 @@ class Leadtrace:
         """
         if self._enabled:
             return True
-        provider = self.tracer_provider
+        provider: object = self.tracer_provider
         if type(provider) is trace.ProxyTracerProvider:
             provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
             if provider is _UNKNOWN:  # the API moved its global: ask the public way
@@ -294,7 +294,9 @@ def _otlp_metric_reader(settings: Settings) -> MetricReader:
     )
 
 
-def _logger_provider(settings: Settings, resource: Resource) -> LoggerProvider:
+def _logger_provider(
+    settings: Settings, resource: Resource
+) -> tuple[LoggerProvider, logging.Handler]:
     assert settings.endpoint is not None
     from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -313,8 +315,9 @@ def _logger_provider(settings: Settings, resource: Resource) -> LoggerProvider:
         exporter = OTLPLogExporter(endpoint=f"{settings.endpoint}/v1/logs")
     provider = LoggerProvider(resource=resource)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-    logging.getLogger("leadtrace").addHandler(LoggingHandler(logger_provider=provider))
-    return provider
+    handler = LoggingHandler(logger_provider=provider)
+    logging.getLogger("leadtrace").addHandler(handler)
+    return provider, handler
 
 
 def _span_processor_for(exporter: SpanExporter) -> SpanProcessor:
@@ -470,7 +473,9 @@ def configure(
             resource=resource, metric_readers=readers, shutdown_on_exit=not local
         )
 
-    logger_provider = _logger_provider(settings, resource) if settings.export_logs else None
+    logger_provider = None
+    if settings.export_logs:
+        logger_provider, handler = _logger_provider(settings, resource)
     handle = Leadtrace(
         settings,
         provider,
@@ -484,6 +489,8 @@ def configure(
     from leadtrace.audit import install_audit_trail  # deferred: only needed at setup
 
     install_audit_trail(handle)
+    if logger_provider is not None:
+        handle.add_shutdown_hook(lambda: logging.getLogger("leadtrace").removeHandler(handler))
     if local:
         return handle
     if owned:
