@@ -122,12 +122,14 @@ async def test_first_touch_survives_a_second_visit_with_other_utms(
 async def test_direct_revisit_keeps_last_touch_and_sets_no_cookie(
     web: Leadtrace, clients: ClientFactory
 ) -> None:
-    """A direct revisit continues the journey without rewriting the cookie."""
+    """A direct revisit continues the journey, keeps the last touch, rewrites no cookie."""
     client = clients(make_app(web))
     await client.get(f"/?{CAMPAIGN_QUERY}")
     response = await client.get("/")
     assert "set-cookie" not in response.headers
-    assert server_spans(web)[-1].attributes[semconv.CAMPAIGN_LAST_CHANNEL] == "paid_search"
+    attrs = server_spans(web)[-1].attributes
+    assert attrs[semconv.JOURNEY_ORIGIN] == "cookie"
+    assert semconv.CAMPAIGN_LAST_CHANNEL not in attrs  # last touch == first touch
 
 
 async def test_tampered_cookie_is_rejected_and_counted(
@@ -362,7 +364,7 @@ async def test_lenient_internal_failure_lets_the_request_through(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("leadtrace.integrations._web.classify", broken)
+    monkeypatch.setattr("leadtrace.integrations._web.touches", broken)
     with caplog.at_level(logging.WARNING, logger="leadtrace"):
         response = await clients(app).get(f"/?{CAMPAIGN_QUERY}")
     assert response.status_code == 200

@@ -107,12 +107,16 @@ def _state(first: Campaign, last: Campaign) -> AttributionState:
     return AttributionState("journey-1", MOMENT, first, last)
 
 
+def _fields(state: AttributionState) -> tuple[object, ...]:
+    return (state.journey_id, state.started_at, state.first, state.last)
+
+
 def test_cookie_round_trip() -> None:
     """A signed cookie decodes to the same journey, start time and touches."""
     first = Campaign(source="google", medium="cpc", channel="paid_search", touch="first")
     last = Campaign(source="newsletter", channel="email", touch="last")
     decoded = decode_cookie(encode_cookie(_state(first, last), KEY), KEY)
-    assert decoded == _state(first, last)
+    assert _fields(decoded) == _fields(_state(first, last))
 
 
 def test_cookie_signed_with_another_key_is_forged() -> None:
@@ -253,7 +257,7 @@ def test_cookie_round_trips_and_any_edit_is_rejected(
         first.model_copy(update={"touch": "first"}), last.model_copy(update={"touch": "last"})
     )
     value = encode_cookie(state, KEY)
-    assert decode_cookie(value, KEY) == state
+    assert _fields(decode_cookie(value, KEY)) == _fields(state)
     i = position % len(value)
     edited = value[:i] + ("B" if value[i] != "B" else "C") + value[i + 1 :]
     with pytest.raises(CookieRejectedError):

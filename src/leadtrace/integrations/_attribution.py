@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -45,6 +46,8 @@ __all__ = [
     "decode_cookie",
     "encode_cookie",
     "last_touch_attributes",
+    "same_campaign",
+    "touches",
 ]
 
 UTM_PARAMS: Final = (
@@ -131,11 +134,12 @@ class ChannelRule:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ChannelRules:
     """An ordered, versioned channel table; the first matching rule wins.
 
-    The version travels on ``campaign_attributed`` events (``martech.campaign.rule_version``)
+    Tables compare by identity (results are cached per table). The version travels on
+    ``campaign_attributed`` events (``martech.campaign.rule_version``)
     so a rule change is visible in the data. Extend the defaults rather than copying them::
 
         rules = ChannelRules(
@@ -237,10 +241,32 @@ def classify(
 
     A referrer on ``own_host`` (internal navigation) counts as no referrer. Without UTM
     parameters, organic and referral visits take the referrer host as their source and
-    ``organic`` / ``referral`` as their medium.
+    ``organic`` / ``referral`` as their medium. Results are cached (LRU, 1024 entries): the
+    same landing URL and referrer give the same, immutable campaign.
     """
     if referrer is not None and own_host is not None and referrer == own_host:
         referrer = None
+    return _classify(tuple(sorted(params.items())), referrer, rules)[0]
+
+
+def touches(
+    params: Mapping[str, str],
+    referrer: str | None,
+    own_host: str | None,
+    rules: ChannelRules = DEFAULT_CHANNEL_RULES,
+) -> tuple[Campaign, Campaign]:
+    """The visit's touch labelled as first and as last touch (see :func:`classify`)."""
+    if referrer is not None and own_host is not None and referrer == own_host:
+        referrer = None
+    _, first, last = _classify(tuple(sorted(params.items())), referrer, rules)
+    return first, last
+
+
+@lru_cache(maxsize=1024)
+def _classify(
+    items: tuple[tuple[str, str], ...], referrer: str | None, rules: ChannelRules
+) -> tuple[Campaign, Campaign, Campaign]:
+    params = dict(items)
     click_id = next((c for c in CLICK_IDS if c in params), None)
     channel = rules.channel(params, click_id, referrer)
     source = params.get("utm_source")
@@ -248,7 +274,7 @@ def classify(
     if source is None and referrer is not None and channel in {"organic", "referral"}:
         source = referrer
         medium = medium or channel
-    return Campaign(
+    base = Campaign(
         id=params.get("utm_id"),
         source=source,
         medium=medium,
@@ -257,6 +283,11 @@ def classify(
         content=params.get("utm_content"),
         channel=channel,
         click_id_type=click_id,
+    )
+    return (
+        base,
+        base.model_copy(update={"touch": semconv.TOUCH_FIRST}),
+        base.model_copy(update={"touch": semconv.TOUCH_LAST}),
     )
 
 
@@ -271,9 +302,12 @@ class CookieRejectedError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AttributionState:
-    """What the first-touch cookie holds: the journey and its first and last touches."""
+    """What the first-touch cookie holds: the journey and its first and last touches.
+
+    Compared by identity: :func:`decode_cookie` returns the same object for the same cookie.
+    """
 
     journey_id: str
     started_at: datetime
@@ -332,8 +366,12 @@ def _campaign_from(data: Any, touch: str) -> Campaign:
     return Campaign(**values, touch=touch)
 
 
+@lru_cache(maxsize=1024)
 def decode_cookie(value: str, key: bytes) -> AttributionState:
     """Verify and parse a cookie made by :func:`encode_cookie`.
+
+    Valid cookies are cached (LRU, 1024 entries) by value and key: a returning visitor's
+    cookie is verified once. Rejections are never cached.
 
     Raises:
         CookieRejectedError: ``reason`` is ``oversized``, ``malformed`` (not our format) or
@@ -372,6 +410,11 @@ def decode_cookie(value: str, key: bytes) -> AttributionState:
     ) as exc:
         raise CookieRejectedError("malformed") from exc
     return AttributionState(journey_id, started_at, first, last)
+
+
+def same_campaign(a: Campaign, b: Campaign) -> bool:
+    """Whether two touches describe the same campaign (the ``touch`` label aside)."""
+    return all(getattr(a, name) == getattr(b, name) for name in _CAMPAIGN_FIELDS)
 
 
 def last_touch_attributes(campaign: Campaign) -> dict[str, str]:

@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from opentelemetry import baggage
@@ -38,11 +39,12 @@ from leadtrace.integrations._attribution import (
     AttributionState,
     ChannelRules,
     CookieRejectedError,
-    classify,
     cookie_key,
     decode_cookie,
     encode_cookie,
     last_touch_attributes,
+    same_campaign,
+    touches,
 )
 from leadtrace.integrations._request import (
     RequestInfo,
@@ -147,6 +149,19 @@ def request_from_wsgi(environ: Mapping[str, Any], path: str | None = None) -> Re
         params=parse_query(raw_query, ATTRIBUTION_PARAMS),
         headers=headers,
         cookies=parse_cookies(headers.get("cookie")),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _cookie_context(state: AttributionState, synthetic: bool) -> BusinessContext:
+    """The journey context of a returning visitor without consent signals (cached per cookie:
+    its attributes are computed once, not on every request)."""
+    return BusinessContext(
+        journey_id=state.journey_id,
+        started_at=state.started_at,
+        campaign=state.first,
+        consent=_NO_SIGNAL,
+        synthetic=synthetic,
     )
 
 
@@ -257,7 +272,7 @@ class WebJourneys:
         referrer = referrer_host(request.headers.get("referer"))
         if referrer is not None and referrer == request.host:
             referrer = None
-        touch = classify(request.params, referrer, request.host, self.rules)
+        first_touch, last_touch = touches(request.params, referrer, None, self.rules)
 
         parent: BusinessContext | None = None
         if _JOURNEY_HEADER in request.headers:
@@ -290,32 +305,34 @@ class WebJourneys:
         elif state is not None:
             origin = semconv.JOURNEY_ORIGIN_COOKIE
             last = state.last
-            if touch.channel != semconv.CHANNEL_DIRECT:
-                candidate = touch.model_copy(update={"touch": semconv.TOUCH_LAST})
-                if candidate != state.last:
-                    last = candidate
-                    new_state = AttributionState(
-                        state.journey_id, state.started_at, state.first, candidate
-                    )
-            ctx = BusinessContext(
-                journey_id=state.journey_id,
-                started_at=state.started_at,
-                campaign=state.first,
-                consent=consent or _NO_SIGNAL,
-                synthetic=synthetic,
-            )
+            if last_touch.channel != semconv.CHANNEL_DIRECT and not same_campaign(
+                last_touch, state.last
+            ):
+                last = last_touch
+                new_state = AttributionState(
+                    state.journey_id, state.started_at, state.first, last_touch
+                )
+            if consent is None:
+                ctx = _cookie_context(state, synthetic)
+            else:
+                ctx = BusinessContext(
+                    journey_id=state.journey_id,
+                    started_at=state.started_at,
+                    campaign=state.first,
+                    consent=consent,
+                    synthetic=synthetic,
+                )
         else:
             origin = semconv.JOURNEY_ORIGIN_NEW
-            first = touch.model_copy(update={"touch": semconv.TOUCH_FIRST})
-            last = touch.model_copy(update={"touch": semconv.TOUCH_LAST})
+            last = last_touch
             ctx = BusinessContext(
                 journey_id=new_event_id(),
                 started_at=now(),
-                campaign=first,
+                campaign=first_touch,
                 consent=consent or _NO_SIGNAL,
                 synthetic=synthetic,
             )
-            new_state = AttributionState(ctx.journey_id, ctx.started_at, first, last)
+            new_state = AttributionState(ctx.journey_id, ctx.started_at, first_touch, last_touch)
 
         set_cookie: SetCookie | None = None
         if new_state is not None and may_set_cookie:
@@ -338,7 +355,9 @@ class WebJourneys:
             attrs: dict[str, Any] = dict(ctx.attributes)
             attrs[semconv.JOURNEY_ORIGIN] = origin
             attrs[semconv.CAMPAIGN_COOKIE] = cookie_status
-            if last is not None:
+            if last is not None and not (
+                ctx.campaign is not None and same_campaign(last, ctx.campaign)
+            ):
                 attrs.update(last_touch_attributes(last))
             if referrer is not None:
                 attrs[semconv.SESSION_REFERRER_HOST] = referrer

@@ -1,0 +1,169 @@
+"""Web integration: requests/second of a minimal FastAPI endpoint, OTel alone vs + leadtrace.
+
+Every app runs FastAPIInstrumentor on an SDK TracerProvider with a BatchSpanProcessor that
+discards; the leadtrace app adds leadtrace's span processors and ``LeadtraceMiddleware``.
+Requests are driven straight into the ASGI app (no HTTP client, whose cost would dilute the
+ratio), in batches, round-robin, GC off inside timed blocks. Scenarios:
+
+1. returning visitor: a valid first-touch cookie and the same UTMs (the common request);
+   target overhead <= 15 %.
+2. first visit: no cookie, so every request starts a journey, signs a cookie and emits
+   ``session_started`` + ``campaign_attributed`` (two extra spans); reported, no target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import leadtrace
+from benchmarks._harness import compare, machine, print_table
+from leadtrace.integrations.asgi import LeadtraceMiddleware
+
+QUERY = b"utm_source=google&utm_medium=cpc&utm_campaign=spring-launch&gclid=x1"
+BATCH = 50
+TARGET = 1.15
+
+
+class _Discard(SpanExporter):
+    """Accepts every batch and drops it: measures the pipeline, not a network."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _app(provider: Any, *, leadtrace_on: bool) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    if leadtrace_on:
+        app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    return app
+
+
+def _scope(cookie: bytes | None) -> dict[str, Any]:
+    headers = [
+        (b"host", b"landing.test"),
+        (b"user-agent", b"bench"),
+        (b"accept", b"text/html"),
+        (b"referer", b"https://www.google.com/"),
+    ]
+    if cookie is not None:
+        headers.append((b"cookie", cookie))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": QUERY,
+        "root_path": "",
+        "headers": headers,
+        "client": ("198.51.100.7", 50000),
+        "server": ("landing.test", 80),
+    }
+
+
+async def _request(app: FastAPI, scope: dict[str, Any], sink: list[Any]) -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sink.append(message)
+
+    await app(dict(scope), receive, send)
+
+
+def _batch(
+    loop: asyncio.AbstractEventLoop, app: FastAPI, scope: dict[str, Any]
+) -> Callable[[], None]:
+    async def many() -> None:
+        sink: list[Any] = []
+        for _ in range(BATCH):
+            await _request(app, scope, sink)
+            sink.clear()
+
+    def run() -> None:
+        loop.run_until_complete(many())
+
+    return run
+
+
+def _first_cookie(loop: asyncio.AbstractEventLoop, app: FastAPI) -> bytes:
+    sink: list[Any] = []
+    loop.run_until_complete(_request(app, _scope(None), sink))
+    start = next(m for m in sink if m["type"] == "http.response.start")
+    value = next(v for k, v in start["headers"] if k == b"set-cookie")
+    return bytes(value.split(b";", 1)[0])
+
+
+def main() -> dict[str, float]:
+    """Run both scenarios, print requests/second and the overhead ratios; return the ratios.
+
+    Three apps run round-robin: OTel alone on a plain SDK provider; OTel on the provider
+    ``leadtrace.configure()`` builds (its span processors) without the middleware; and OTel
+    with leadtrace on top (processors + middleware). The first ratio is the overhead the
+    issue targets; the second isolates the middleware's share.
+    """
+    handle = leadtrace.configure(
+        service_name="bench-web", local=True, span_exporters=[_Discard()], environ={}
+    )
+    bare_provider = TracerProvider()
+    bare_provider.add_span_processor(BatchSpanProcessor(_Discard()))
+    loop = asyncio.new_event_loop()
+    ratios: dict[str, float] = {}
+    try:
+        with handle.activate():
+            base_app = _app(bare_provider, leadtrace_on=False)
+            processors_app = _app(handle.tracer_provider, leadtrace_on=False)
+            our_app = _app(handle.tracer_provider, leadtrace_on=True)
+            cookie = _first_cookie(loop, our_app)
+            scenarios = {
+                "returning visitor (cookie + UTMs)": (_scope(cookie), TARGET),
+                "first visit (new journey + 2 events)": (_scope(None), float("inf")),
+            }
+            rows = []
+            for label, (scope, target) in scenarios.items():
+                results = compare(
+                    {
+                        "otel": _batch(loop, base_app, scope),
+                        "processors": _batch(loop, processors_app, scope),
+                        "leadtrace": _batch(loop, our_app, scope),
+                    },
+                    iterations=10,
+                    rounds=11,
+                    warmup=4,
+                )
+                ours, mid, base = results["leadtrace"], results["processors"], results["otel"]
+                ratios[label] = ours.median_us / base.median_us
+                ratios[f"{label}, middleware only"] = ours.median_us / mid.median_us
+                rows.append((f"{label}: all", ours, base, target))
+                rows.append((f"{label}: middleware", ours, mid, target))
+                print(
+                    f"{label}: OTel alone {BATCH * 1e6 / base.median_us:,.0f} req/s, "
+                    f"+ leadtrace {BATCH * 1e6 / ours.median_us:,.0f} req/s "
+                    f"(overhead {100 * (ratios[label] - 1):.1f} %; the middleware's share "
+                    f"{100 * (ours.median_us / mid.median_us - 1):.1f} %)"
+                )
+        print_table(f"web requests, per batch of {BATCH} ({machine()})", rows)
+    finally:
+        loop.close()
+        handle.shutdown()
+        bare_provider.shutdown()
+    return ratios
+
+
+if __name__ == "__main__":
+    main()
