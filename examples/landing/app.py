@@ -1,0 +1,162 @@
+"""A FastAPI landing page: consent banner + demo-request form, instrumented with leadtrace.
+
+Run it (the first-touch cookie, consent and form events appear in the local store, or at your
+collector when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set)::
+
+    python examples/landing/app.py --port 8000
+    # then open http://127.0.0.1:8000/?utm_source=google&utm_medium=cpc&utm_campaign=spring
+
+Journey of a visitor: ``GET /`` (session_started + campaign_attributed on the first visit,
+form_viewed on each view) -> ``POST /consent`` (consent_captured) -> ``POST /demo``
+(form_submitted with field names only; the e-mail address becomes a keyed hash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+import leadtrace
+from leadtrace.integrations.asgi import instrument_fastapi
+
+FORM_ID = "demo-request"
+FORM_VERSION = "3"
+CONSENT_COOKIE = "landing_consent"
+PURPOSES = frozenset({"analytics", "marketing", "sales_contact"})
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Acme Pipeline: book a demo</title>
+  <style>
+    body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; }}
+    #consent-banner {{ border: 1px solid #888; padding: 1rem; margin-bottom: 2rem; }}
+    label {{ display: block; margin-top: .75rem; }}
+  </style>
+</head>
+<body>
+  {banner}
+  <h1>See Acme Pipeline in action</h1>
+  <p>Tell us where to reach you and a specialist will book a 30-minute demo.</p>
+  <form id="demo-request" method="post" action="/demo">
+    <label>Work e-mail <input type="email" name="email" required autocomplete="email"></label>
+    <label>Full name <input type="text" name="name" required autocomplete="name"></label>
+    <label>Company <input type="text" name="company" autocomplete="organization"></label>
+    <label>Team size
+      <select name="team_size">
+        <option value="1-10">1-10</option>
+        <option value="11-50">11-50</option>
+        <option value="51+">51+</option>
+      </select>
+    </label>
+    <input type="hidden" name="form_version" value="{form_version}">
+    <button type="submit">Request a demo</button>
+  </form>
+</body>
+</html>
+"""
+
+BANNER = """<section id="consent-banner" aria-label="Cookie consent">
+    <p>We use cookies to measure which campaigns bring you here and to follow up on demo
+    requests. Is that OK?</p>
+    <form method="post" action="/consent">
+      <button type="submit" name="choice" value="accept">Accept</button>
+      <button type="submit" name="choice" value="reject">Reject</button>
+    </form>
+  </section>"""
+
+THANKS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Thanks</title></head>
+<body><h1 id="thanks">Thanks, {name}!</h1><p>We will be in touch shortly.</p>
+<p><a href="/">Back</a></p></body></html>
+"""
+
+
+def _banner_consent(request: Request) -> leadtrace.ConsentState | None:
+    """The visitor's banner decision, from the first-party cookie the banner set."""
+    choice = request.cookies.get(CONSENT_COOKIE)
+    if choice == "granted":
+        return leadtrace.ConsentState(
+            status="granted", purposes=PURPOSES, basis="consent", source="banner"
+        )
+    if choice == "denied":
+        return leadtrace.ConsentState(status="denied", purposes=PURPOSES, source="banner")
+    return None
+
+
+def create_app() -> FastAPI:
+    """Build the landing app; instrument it with the active leadtrace configuration."""
+    app = FastAPI(title="Acme landing page")
+
+    @app.get("/", response_class=HTMLResponse)
+    async def landing(request: Request) -> str:
+        consent = _banner_consent(request)
+        if consent is not None:
+            leadtrace.annotate(consent=consent)
+        leadtrace.emit("form_viewed", form_id=FORM_ID, form_version=FORM_VERSION)
+        banner = "" if consent is not None else BANNER
+        return PAGE.format(banner=banner, form_version=FORM_VERSION)
+
+    @app.post("/consent")
+    async def consent(request: Request) -> Response:
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        granted = fields.get("choice", [""])[0] == "accept"
+        state = leadtrace.ConsentState(
+            status="granted" if granted else "denied",
+            purposes=PURPOSES,
+            basis="consent" if granted else None,
+            source="banner",
+        )
+        leadtrace.annotate(consent=state)
+        leadtrace.emit("consent_captured", consent=state)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            CONSENT_COOKIE,
+            "granted" if granted else "denied",
+            max_age=180 * 86400,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    @app.post("/demo", response_class=HTMLResponse)
+    async def demo(request: Request) -> str:
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        email = fields.get("email", [""])[0]
+        name = fields.get("name", [""])[0]
+        consent = _banner_consent(request)
+        leadtrace.annotate(
+            consent=consent,
+            identity=leadtrace.identity(email=email) if email else None,
+        )
+        leadtrace.emit(
+            "form_submitted",
+            form_id=FORM_ID,
+            form_version=fields.get("form_version", [FORM_VERSION])[0],
+            field_names=sorted(fields),
+        )
+        return THANKS.format(name=html.escape(name or "there"))
+
+    instrument_fastapi(app)
+    return app
+
+
+def main() -> None:
+    """Configure leadtrace and serve the landing page with uvicorn."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    leadtrace.configure(service_name="landing-web")
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
