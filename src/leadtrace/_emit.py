@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["coerce_event", "emit", "event_attributes"]
 
+_EMPTY = (None, "", ())
+
 _IDENTITY_KEYS = (
     semconv.IDENTITY_EMAIL_HASH,
     semconv.IDENTITY_PHONE_HASH,
@@ -124,6 +126,17 @@ def coerce_event(
     return cls, cls.event_name, instance, violations
 
 
+@functools.cache
+def _class_attributes(cls: type[Event]) -> dict[str, str]:
+    """Attributes every event of ``cls`` carries, computed once per class."""
+    return {
+        semconv.EVENT_NAME: cls.event_name,
+        semconv.EVENT_SCHEMA_VERSION: cls.event_version,
+        semconv.EVENT_LAYER: cls.event_layer,
+        semconv.JOURNEY_STAGE: cls.event_name,
+    }
+
+
 def event_attributes(
     cls: type[Event] | None,
     instance: Event | None,
@@ -134,10 +147,7 @@ def event_attributes(
     if cls is None or instance is None:
         return attrs
     to_attributes(instance, spec_for(cls), attrs)
-    attrs[semconv.EVENT_NAME] = cls.event_name
-    attrs[semconv.EVENT_SCHEMA_VERSION] = cls.event_version
-    attrs[semconv.EVENT_LAYER] = cls.event_layer
-    attrs[semconv.JOURNEY_STAGE] = cls.event_name
+    attrs.update(_class_attributes(cls))
     if getattr(instance, "identity", None) is not None:
         consent = getattr(instance, "consent", None) or (journey.consent if journey else None)
         if consent is None or not consent.allows(semconv.CONSENT_PURPOSE_ANALYTICS):
@@ -176,8 +186,9 @@ def emit_with(
             start_ns = int(occurred.timestamp() * 1e9)
             if journey is not None:
                 attrs[semconv.JOURNEY_ELAPSED] = (start_ns - journey.started_at_ns) / 1e9
-        missing = runtime.contracts.missing(name, attrs)
-        if runtime.contracts.required(name):
+        required = runtime.contracts.required(name)
+        if required:
+            missing = [a for a in required if attrs.get(a) in _EMPTY]
             attrs[semconv.QUALITY_COMPLETE] = not missing
             if missing:
                 attrs[semconv.QUALITY_MISSING] = missing

@@ -592,8 +592,9 @@ def spec_for(model: type[Event]) -> tuple[FieldSpec, ...]:
 
 def to_attributes(obj: BaseModel, spec: tuple[FieldSpec, ...], out: dict[str, Any]) -> None:
     """Write the attributes of ``obj`` into ``out`` following ``spec`` (None values skipped)."""
+    values = obj.__dict__  # pydantic keeps field values here; a partial event may lack some
     for field_spec in spec:
-        value = getattr(obj, field_spec.field, None)
+        value = values.get(field_spec.field)
         if value is None:
             continue
         kind = field_spec.kind

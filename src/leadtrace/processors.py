@@ -22,17 +22,17 @@ class BusinessContextSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Fill the span's missing business attributes from the journey in ``parent_context``."""
         try:
+            existing = span.attributes
+            # BoundedAttributes goes through Mapping.__contains__; its dict is much faster.
+            present = getattr(existing, "_dict", existing) if existing else None
+            if present and semconv.JOURNEY_ID in present:
+                return  # built by leadtrace from the journey already (emit, integrations)
             journey = current_journey(parent_context)
             if journey is None or not span.is_recording():
                 return
-            existing = span.attributes
-            if not existing:
+            if not present:
                 span.set_attributes(journey.attributes)
                 return
-            if existing.get(semconv.JOURNEY_ID) == journey.journey_id:
-                return  # leadtrace built this span from the journey already
-            # BoundedAttributes goes through Mapping.__contains__; its dict is much faster.
-            present = getattr(existing, "_dict", existing)
             missing = {k: v for k, v in journey.attributes.items() if k not in present}
             if missing:
                 span.set_attributes(missing)
