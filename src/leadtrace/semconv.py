@@ -86,7 +86,8 @@ CAMPAIGN_TOUCH: Final = "martech.campaign.touch"
 """Attribution touch the campaign fields describe; one of the ``TOUCH_*`` values."""
 
 CAMPAIGN_LAST_ID: Final = "martech.campaign.last_touch.id"
-"""Campaign id of the latest (last-touch) visit; ``martech.campaign.*`` holds the first touch."""
+"""Campaign id of the latest non-direct visit (last touch). The ``last_touch`` attributes are
+set on web server spans only when the last touch differs from the first (``martech.campaign.*``)."""
 
 CAMPAIGN_LAST_SOURCE: Final = "martech.campaign.last_touch.source"
 """Traffic source of the last-touch visit."""
