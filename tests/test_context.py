@@ -222,14 +222,16 @@ def test_inject_extract_round_trip(handle: Leadtrace) -> None:
     ) as j:
         assert leadtrace.inject(carrier)
     assert carrier == {
-        HEADER: f"v=1;j={j.journey_id};t=1795687200000;c=spring;ch=paid_search;cs=granted;s=1"
+        HEADER: f"v=1;j={j.journey_id};t=1795687200000;c=spring;so=google;me=cpc;"
+        "ch=paid_search;cs=granted;cp=analytics;s=1"
     }
     got = leadtrace.extract({HEADER.upper(): carrier[HEADER]})
     assert got is not None
     assert (got.journey_id, got.started_at, got.synthetic) == (j.journey_id, started, True)
-    assert got.campaign == leadtrace.Campaign(id="spring", channel="paid_search")
+    assert got.campaign == CAMPAIGN
     assert got.consent is not None
     assert got.consent.status == "granted"
+    assert got.consent.purposes == {"analytics"}
     assert got.identity is None
 
 

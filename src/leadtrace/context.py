@@ -9,7 +9,8 @@ synthetic flag. The context is a single frozen value under one context key: chea
 Across processes, :func:`inject` and :func:`extract` carry an allow-listed subset in one
 header, ``leadtrace-journey`` (see ``docs/propagation.md``)::
 
-    leadtrace-journey: v=1;j=7f3c...;t=1764151200000;c=spring-launch;ch=paid_search;cs=granted;s=0
+    leadtrace-journey: v=1;j=7f3c...;t=1764151200000;c=spring;so=google;me=cpc;ch=paid_search;
+                       cs=granted;cp=analytics,marketing;s=0
 """
 
 from __future__ import annotations
@@ -345,6 +346,10 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
 # --- propagation ---------------------------------------------------------------------------------
 
 
+def _is_safe(value: str) -> bool:
+    return bool(value) and len(value) <= _MAX_VALUE and all(c in _SAFE_ID for c in value)
+
+
 def _clean_id(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -359,11 +364,18 @@ def _header_value(ctx: BusinessContext) -> str:
         f"t={ctx.started_at_ns // 1_000_000}",
     ]
     campaign = ctx.campaign
-    if campaign is not None and campaign.id:
-        parts.append(f"c={quote(campaign.id, safe='')}")
-    if campaign is not None and campaign.channel:
-        parts.append(f"ch={campaign.channel}")
+    if campaign is not None:
+        for key, value in (
+            ("c", campaign.id),
+            ("so", campaign.source),
+            ("me", campaign.medium),
+            ("ch", campaign.channel),
+        ):
+            if value:
+                parts.append(f"{key}={quote(value, safe='')}")
     parts.append(f"cs={ctx.consent_status}")
+    if ctx.consent is not None and ctx.consent.purposes:
+        parts.append("cp=" + ",".join(sorted(p for p in ctx.consent.purposes if _is_safe(p))))
     parts.append(f"s={1 if ctx.synthetic else 0}")
     return ";".join(parts)
 
@@ -382,8 +394,8 @@ def inject(
 ) -> bool:
     """Write the current journey into ``carrier`` (HTTP headers, message headers, a dict).
 
-    Only an allow-listed subset travels: journey id, start time, campaign id, channel,
-    consent status and the synthetic flag. Identity keys never do. When ``url`` is given,
+    Only an allow-listed subset travels: journey id, start time, campaign id, source,
+    medium and channel, consent status and purposes, and the synthetic flag. Identity keys never do. When ``url`` is given,
     the header is written only if its host matches ``LEADTRACE_PROPAGATE_TO``, so calls to
     vendors (HubSpot, Salesforce, ...) receive no business context.
 
@@ -439,16 +451,21 @@ def parse_header(value: str | None) -> BusinessContext | None:
     except (ValueError, OverflowError, OSError):
         started_at = now()
     campaign_id = _clean_id(fields.get("c"))
+    source = _clean_id(fields.get("so"))
+    medium = _clean_id(fields.get("me"))
     channel = fields.get("ch")
     campaign = None
-    if campaign_id or channel in semconv.CHANNELS:
+    if campaign_id or source or medium or channel in semconv.CHANNELS:
         campaign = Campaign(
             id=campaign_id,
+            source=source,
+            medium=medium,
             channel=channel if channel in semconv.CHANNELS else None,
         )
     status = fields.get("cs")
+    purposes = frozenset(p for p in unquote(fields.get("cp", "")).split(",")[:16] if _is_safe(p))
     consent = (
-        ConsentState(status=status)
+        ConsentState(status=status, purposes=purposes)
         if status in semconv.CONSENT_STATUSES and status != semconv.CONSENT_STATUS_UNKNOWN
         else None
     )
