@@ -1,28 +1,87 @@
 """Scrubbing safety net: e-mail addresses and phone numbers never leave in span attributes.
 
 Runs on every span (ours and third-party ones: a URL query string, an exception message)
-before any exporter sees it. Matches are replaced by a fixed marker; the keys that were
+before any exporter sees it. It scans string attribute values, event attributes (e.g. the
+``exception`` event), the status description and the span name. Matches are replaced by a
+fixed marker (or by their keyed hash, see :class:`ScrubbingSpanProcessor`); the keys that were
 redacted are listed in ``martech.redacted``; the matched text is never echoed anywhere.
+
+What counts as a match:
+
+- e-mail: ``local@domain.tld``, also percent-encoded (``%40``) as in query strings;
+- phone: 8 to 15 digits that start with ``+`` (or ``%2B``), or that are written with
+  separators (``+1 (555) 010-9999``, ``0151 1234 5678``, ``555.010.9999``); dates, times,
+  IPv4 addresses and decimals are left alone;
+- labelled phone: any 8-15 digit number right after a ``phone``/``tel``/``mobile``/``fax``
+  label (``phone=5550109999``, ``"mobile": "015112345678"``).
+
+A bare run of digits with no ``+``, no separator and no label is NOT treated as a phone: that
+shape is far more often a CRM record id, an order number or a timestamp. ``leadtrace.identity()``
+is the way to attach phone numbers; the scrubber is the net under it.
+
+Cost: only string values of keys outside :data:`SAFE_KEYS` are scanned, with a cheap
+pre-check (an ``@``, or a run of eight digits that is not glued to a word); short values seen
+clean before (sources, channels, routes) are remembered and skipped. See
+``benchmarks/bench_scrubbing.py``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final, Literal
+from urllib.parse import unquote
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Status
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 
-__all__ = ["SAFE_KEYS", "ScrubbingSpanProcessor", "scrub_text", "scrub_value"]
+__all__ = [
+    "EMAIL",
+    "PHONE",
+    "SAFE_KEYS",
+    "Replacement",
+    "ScrubbingSpanProcessor",
+    "contains_pii",
+    "scrub_text",
+    "scrub_value",
+]
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-PHONE = re.compile(r"(?<![\w.])\+?\d[\d\s().\-]{7,}\d(?![\w.])")
-_MIN_PHONE_DIGITS = 8
+Replacement = Literal["marker", "hash"]
+"""How a match is replaced: the fixed ``[redacted]`` marker, or its keyed hash."""
+
+EMAIL: Final = re.compile(
+    r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+)
+"""E-mail addresses, plain or with a percent-encoded ``@``."""
+PHONE: Final = re.compile(
+    r"(?<![\w.\-])"
+    # not a date (2024-05-01, 01.05.2024): a date may run straight into a phone number
+    r"(?![0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9])"
+    r"|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{4}(?![0-9]))"
+    r"\+?\(?[0-9](?:[ \t.\-/()+]{0,3}[0-9]){7,14}(?!\w)"
+)
+"""Phone-number candidates; :func:`scrub_text` keeps dates, IPs and decimals among them."""
+_LABELLED: Final = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|sms|whatsapp|msisdn)[\w\-]*"
+    r"(?:\"|')?\s*[:=]\s*(?:\"|')?(\+?[0-9](?:[ \t.\-/()]{0,3}[0-9]){7,14})(?!\w)"
+)
+_LABEL_WORDS: Final = ("phone", "tel", "mobile", "cell", "fax", "sms", "whatsapp", "msisdn")
+_LABEL_WORD: Final = re.compile("|".join(_LABEL_WORDS))  # searched in lower-cased text
+# Eight digits with at most three separators between them: every phone shape has this, and
+# a string without it (or without "@") cannot hold anything we redact. Cheap to search.
+_DIGITS8: Final = re.compile(r"[0-9](?:[ \t.\-/()+]{0,3}[0-9]){7}")
+_IPV4: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_RUN: Final = re.compile(r"[0-9+(][0-9 \t.\-/()+]{7,}")
+_INNER_START: Final = re.compile(r"[ \t/(+]")
+_LABEL_REACH: Final = 40  # how far before a number its label may start ("mobile_phone": ")
+_MIN_DIGITS: Final = 8
+_MAX_DIGITS: Final = 15
+_MAX_DEPTH: Final = 4
 
 SAFE_KEYS: frozenset[str] = frozenset(
     {
@@ -33,60 +92,248 @@ SAFE_KEYS: frozenset[str] = frozenset(
         semconv.JOURNEY_ID,
         semconv.JOURNEY_STAGE,
         semconv.JOURNEY_STARTED_AT,
+        semconv.JOURNEY_ORIGIN,
         semconv.IDENTITY_EMAIL_HASH,
         semconv.IDENTITY_PHONE_HASH,
+        semconv.IDENTITY_MATCH,
         semconv.CONSENT_STATUS,
+        semconv.CONSENT_PURPOSES,
+        semconv.CONSENT_BASIS,
+        semconv.CONSENT_SOURCE,
+        semconv.CONSENT_DROPPED_REASON,
         semconv.CAMPAIGN_CHANNEL,
+        semconv.CAMPAIGN_CLICK_ID_TYPE,
+        semconv.CAMPAIGN_TOUCH,
+        semconv.CAMPAIGN_LAST_CHANNEL,
+        semconv.CAMPAIGN_LAST_CLICK_ID_TYPE,
+        semconv.CAMPAIGN_ATTRIBUTION_MODEL,
+        semconv.CAMPAIGN_COOKIE,
+        semconv.CAMPAIGN_RULE_VERSION,
+        semconv.FORM_ID,
+        semconv.FORM_VERSION,
+        semconv.FORM_FIELD_NAMES,
         semconv.LEAD_DEDUPE_OUTCOME,
+        semconv.LEAD_QUALIFICATION,
+        semconv.ENRICHMENT_PROVIDER,
+        semconv.ENRICHMENT_FIELDS_ADDED,
+        semconv.ENRICHMENT_OUTCOME,
+        semconv.ROUTING_RULE_ID,
+        semconv.ROUTING_RULE_VERSION,
+        semconv.ROUTING_OWNER_ID,
+        semconv.ROUTING_EXPECTED_OWNER_ID,
+        semconv.ROUTING_TERRITORY,
+        semconv.ROUTING_QUEUE,
+        semconv.CRM_SYSTEM,
+        semconv.CRM_OBJECT,
+        semconv.CRM_OPERATION,
+        semconv.CRM_RECORD_ID,
+        semconv.SALES_OPPORTUNITY_ID,
+        semconv.SALES_ACKNOWLEDGED_BY,
+        semconv.SALES_CURRENCY,
         semconv.QUALITY_VIOLATIONS,
         semconv.QUALITY_MISSING,
+        semconv.FAILURE_LAYER,
+        semconv.FAILURE_REASON,
         semconv.REDACTED,
         "http.request.method",
         "http.response.status_code",
         "http.route",
+        "http.method",
+        "http.status_code",
+        "url.scheme",
+        "network.protocol.version",
+        "server.port",
         "service.name",
     }
 )
-"""Keys whose values are ids, hashes or enums: never scanned."""
+"""Keys whose values are ids, hashes or enums set by code: never scanned (keeps the net cheap).
+
+Values that can come from a visitor or another system stay scanned: campaign UTM values,
+landing path and referrer, lead and identity ids (some CRMs key records by e-mail), URLs,
+messages, and every key not listed here.
+"""
 
 
-def _phone_repl(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return semconv.REDACTED_MARKER if digits >= _MIN_PHONE_DIGITS else match.group(0)
+def _digits(text: str) -> int:
+    return sum(c.isdigit() for c in text)
 
 
-def scrub_text(text: str) -> str:
-    """``text`` with e-mail addresses and phone numbers replaced by the marker."""
+def _is_phone(candidate: str) -> bool:
+    """Whether a :data:`PHONE` candidate is a phone number (not a date, time, IP or decimal)."""
+    digits = _digits(candidate)
+    if not _MIN_DIGITS <= digits <= _MAX_DIGITS:
+        return False
+    if candidate.startswith("+"):
+        return True
+    if len(candidate) == digits:  # bare digit run: an id or a timestamp far more often
+        return False
+    if _IPV4.fullmatch(candidate):
+        return False
+    return not (candidate.count(".") == 1 and candidate.replace(".", "").isdigit())
+
+
+class _Replacer:
+    """Builds replacements: the marker, or ``[email_hash:<hex>]`` / ``[phone_hash:<hex>]``."""
+
+    __slots__ = ("_key", "mode")
+
+    def __init__(self, mode: Replacement = "marker", key: bytes | None = None) -> None:
+        self.mode = mode
+        self._key = key
+
+    def email(self, match: re.Match[str]) -> str:
+        if self.mode == "marker":
+            return semconv.REDACTED_MARKER
+        from leadtrace.privacy import hash_value, normalize_email
+
+        text = match.group(0).replace("%40", "@")
+        return f"[email_hash:{hash_value(normalize_email(text), self._key)}]"
+
+    def phone_text(self, text: str) -> str:
+        if self.mode == "marker":
+            return semconv.REDACTED_MARKER
+        from leadtrace.privacy import hash_value, normalize_phone
+
+        return f"[phone_hash:{hash_value(normalize_phone(text), self._key)}]"
+
+    def phone(self, match: re.Match[str]) -> str:
+        candidate = match.group(0)
+        return self.phone_text(candidate) if _is_phone(candidate) else candidate
+
+    def labelled(self, match: re.Match[str]) -> str:
+        number = match.group(1)
+        digits = _digits(number)
+        if not _MIN_DIGITS <= digits <= _MAX_DIGITS:
+            return match.group(0)
+        start = match.start(1) - match.start(0)
+        return match.group(0)[:start] + self.phone_text(number)
+
+
+_MARKER = _Replacer()
+
+
+def _suspect_text(text: str) -> bool:
+    """Whether ``text`` may hold an e-mail or phone: exact for phones, cheap when it is not.
+
+    The fast path is one scan for runs of phone characters (an ASCII character class, which
+    the regex engine skips through quickly). A run glued to a word (``L-20260302-0001``,
+    ``id12345678``) with no inner place a number could start is dismissed without running
+    the slower, exact phone pattern; so is a run no label points at.
+    """
+    if "%" in text:
+        text = unquote(text)
+    if "@" in text:
+        return True
+    for run in _RUN.finditer(text):
+        start = run.start()
+        before = text[start - 1] if start else " "
+        glued = (before.isalnum() or before in "._-") and _INNER_START.search(run.group(0)) is None
+        if not glued:
+            for candidate in PHONE.finditer(text, start, run.end() + 1):
+                if _is_phone(candidate.group(0)):
+                    return True
+        if (
+            text[max(0, start - 3) : start].rstrip(" \t\"'").endswith(("=", ":"))
+            and _LABEL_WORD.search(text[max(0, start - _LABEL_REACH) : start].lower())
+            and _digits(run.group(0)) >= _MIN_DIGITS
+        ):
+            return True
+    return False
+
+
+_CLEAN: set[str] = set()
+_CLEAN_MAX: Final = 4096
+_CLEAN_MAX_LEN: Final = 256
+_SHAPES_MAX: Final = 1024
+
+
+def _suspect_cached(text: str) -> bool:
+    """:func:`_suspect_text`, remembering short clean values (never suspect ones: the cache
+    must not keep personal data alive). Bounded: cleared when full."""
+    if text in _CLEAN:
+        return False
+    if _suspect_text(text):
+        return True
+    if len(text) <= _CLEAN_MAX_LEN:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+    return False
+
+
+def _scrub_plain(text: str, replacer: _Replacer) -> str:
     if "@" in text or "%40" in text:
-        text = EMAIL.sub(semconv.REDACTED_MARKER, text)
-    if sum(c.isdigit() for c in text) >= _MIN_PHONE_DIGITS:
-        text = PHONE.sub(_phone_repl, text)
-    return text
+        text = EMAIL.sub(replacer.email, text)
+    if _DIGITS8.search(text) is None:
+        return text
+    lowered = text.lower()
+    if any(word in lowered for word in _LABEL_WORDS):
+        text = _LABELLED.sub(replacer.labelled, text)
+    return PHONE.sub(replacer.phone, text)
 
 
-def scrub_value(value: Any) -> Any:
-    """Scrub a string or a sequence of strings; other values are returned unchanged."""
+def scrub_text(text: str, _replacer: _Replacer = _MARKER) -> str:
+    """``text`` with e-mail addresses and phone numbers replaced by the marker.
+
+    Percent-encoded text (a URL, a query string) is also checked decoded; when that finds
+    something, the decoded, scrubbed text is returned.
+    """
+    if not _suspect_text(text):
+        return text
+    cleaned = _scrub_plain(text, _replacer)
+    if "%" in cleaned:
+        decoded = unquote(cleaned)
+        if decoded != cleaned:
+            rescrubbed = _scrub_plain(decoded, _replacer)
+            if rescrubbed != decoded:
+                return rescrubbed
+    return cleaned
+
+
+def contains_pii(text: str) -> bool:
+    """Whether :func:`scrub_text` would change ``text``."""
+    return scrub_text(text) != text
+
+
+def scrub_value(value: Any, _replacer: _Replacer = _MARKER, _depth: int = 0) -> Any:
+    """Scrub a string, or the strings inside lists, tuples and dicts (4 levels deep).
+
+    Other values are returned unchanged; an unchanged value is returned as the same object.
+    """
     if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value):
-        return type(value)(scrub_text(v) if isinstance(v, str) else v for v in value)
+        return scrub_text(value, _replacer)
+    if _depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [scrub_value(v, _replacer, _depth + 1) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items) if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        cleaned = {k: scrub_value(v, _replacer, _depth + 1) for k, v in value.items()}
+        if all(cleaned[k] is value[k] for k in value):
+            return value
+        return cleaned
     return value
 
 
-def _as_list(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+def _items(attrs: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    # BoundedAttributes is a MutableMapping whose items() iterates in Python; its backing
+    # dict iterates in C, several times faster on the per-span path.
+    backing = getattr(attrs, "_dict", None)
+    return backing.items() if isinstance(backing, dict) else attrs.items()
 
 
-def _scrub_mapping(
-    attrs: Mapping[str, Any], safe: frozenset[str]
+def _clean_mapping(
+    attrs: Mapping[str, Any], safe: frozenset[str], replacer: _Replacer
 ) -> tuple[dict[str, Any] | None, list[str]]:
     redacted: list[str] = []
     result: dict[str, Any] | None = None
     for key, value in attrs.items():
-        if key in safe:
+        if key in safe or isinstance(value, (bool, int, float)):
             continue
-        cleaned = scrub_value(value)
-        if cleaned != value:
+        cleaned = scrub_value(value, replacer)
+        if cleaned is not value and cleaned != value:
             if result is None:
                 result = dict(attrs)
             result[key] = cleaned
@@ -94,14 +341,37 @@ def _scrub_mapping(
     return result, redacted
 
 
-class ScrubbingSpanProcessor(SpanProcessor):
-    """Redacts e-mail and phone values in every span's attributes and event attributes.
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
-    Must run before exporting processors; ``configure()`` puts it there.
+
+class ScrubbingSpanProcessor(SpanProcessor):
+    """Redacts e-mail and phone values in every span before exporters read it.
+
+    Scans span attributes, event attributes (``exception.message``, ``exception.stacktrace``),
+    link attributes, the status description and the span name. Redacted attribute keys are
+    listed in ``martech.redacted`` (event attributes as ``<event name>:<key>``, the status as
+    ``otel.status_description``, the name as ``otel.span_name``). Must run before exporting
+    processors; ``configure()`` puts it there.
+
+    Args:
+        safe_keys: keys never scanned (defaults to :data:`SAFE_KEYS`).
+        replacement: ``marker`` (default) writes ``[redacted]``; ``hash`` writes
+            ``[email_hash:<hex>]`` / ``[phone_hash:<hex>]`` with the same keyed hash as
+            :func:`leadtrace.identity`, so a redacted value still joins.
+        key: HMAC key for ``hash``; defaults to the configured ``LEADTRACE_HASH_KEY``.
     """
 
-    def __init__(self, safe_keys: Iterable[str] = SAFE_KEYS) -> None:
+    def __init__(
+        self,
+        safe_keys: Iterable[str] = SAFE_KEYS,
+        *,
+        replacement: Replacement = "marker",
+        key: bytes | None = None,
+    ) -> None:
         self._safe = frozenset(safe_keys)
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do before the span ends."""
@@ -109,27 +379,99 @@ class ScrubbingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         """Replace matched values in place before exporters read the span."""
         try:
-            self._scrub(span)
+            if self._suspect(span):
+                self._scrub(span)
         except Exception as exc:
             internal_error(exc, "ScrubbingSpanProcessor.on_end")
 
+    def _suspect(self, span: ReadableSpan) -> bool:
+        """Whether any scanned string of the span may hold an e-mail or phone (cheap path).
+
+        Runs on every span: it reads the SDK's fields directly (the public properties copy on
+        each call) and skips values already known to be clean (campaign sources, channels,
+        routes repeat across spans).
+        """
+        attrs = getattr(span, "_attributes", None) or span.attributes
+        if attrs and self._suspect_mapping(attrs):
+            return True
+        if _suspect_cached(span.name):
+            return True
+        status = getattr(span, "_status", None) or span.status
+        if status.description and _suspect_text(status.description):
+            return True
+        events = getattr(span, "_events", None)
+        for event in span.events if events is None else events:
+            if event.attributes and self._suspect_mapping(event.attributes):
+                return True
+        links = getattr(span, "_links", None)
+        for link in span.links if links is None else links:
+            if link.attributes and self._suspect_mapping(link.attributes):
+                return True
+        return False
+
+    def _suspect_mapping(self, attrs: Mapping[str, Any]) -> bool:
+        backing = getattr(attrs, "_dict", None)
+        mapping: Mapping[str, Any] = backing if isinstance(backing, dict) else attrs
+        shape = tuple(mapping)
+        keys = self._shapes.get(shape)
+        if keys is None:
+            # Spans of one kind carry the same keys in the same order: filter them once.
+            keys = tuple(k for k in shape if k not in self._safe)
+            if len(self._shapes) >= _SHAPES_MAX:
+                self._shapes.clear()
+            self._shapes[shape] = keys
+        for key in keys:
+            value = mapping[key]
+            if value.__class__ is str:
+                if value not in _CLEAN and _suspect_cached(value):
+                    return True
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, str) and _suspect_cached(item):
+                        return True
+        return False
+
     def _scrub(self, span: ReadableSpan) -> None:
+        replacer = self._replacer
         redacted: list[str] = []
-        if span.attributes:
-            cleaned, keys = _scrub_mapping(span.attributes, self._safe)
-            if cleaned is not None:
-                redacted.extend(keys)
-                cleaned[semconv.REDACTED] = sorted(
-                    set(keys) | set(_as_list(span.attributes.get(semconv.REDACTED)))
-                )
-                span._attributes = BoundedAttributes(
-                    attributes=cleaned, immutable=True, max_value_len=None
-                )
         for event in span.events:
             if event.attributes:
-                cleaned, keys = _scrub_mapping(event.attributes, self._safe)
+                cleaned, keys = _clean_mapping(event.attributes, self._safe, replacer)
                 if cleaned is not None:
-                    event._attributes = BoundedAttributes(attributes=cleaned, immutable=True)
+                    event._attributes = BoundedAttributes(
+                        attributes=cleaned, immutable=True, max_value_len=None
+                    )
+                    redacted.extend(f"{event.name}:{k}" for k in keys)
+        for link in span.links:
+            if link.attributes:
+                cleaned, keys = _clean_mapping(link.attributes, self._safe, replacer)
+                if cleaned is not None:
+                    link._attributes = BoundedAttributes(
+                        attributes=cleaned, immutable=True, max_value_len=None
+                    )
+                    redacted.extend(f"link:{k}" for k in keys)
+        description = span.status.description
+        if description:
+            cleaned_description = scrub_text(description, replacer)
+            if cleaned_description != description:
+                span._status = Status(span.status.status_code, cleaned_description)
+                redacted.append("otel.status_description")
+        name = scrub_text(span.name, replacer)
+        if name != span.name:
+            span._name = name
+            redacted.append("otel.span_name")
+        attrs = span.attributes or {}
+        cleaned_attrs, keys = _clean_mapping(attrs, self._safe, replacer)
+        redacted.extend(keys)
+        if not redacted:
+            return
+        new_attrs = cleaned_attrs if cleaned_attrs is not None else dict(attrs)
+        new_attrs[semconv.REDACTED] = sorted(
+            set(redacted) | set(_as_list(attrs.get(semconv.REDACTED)))
+        )
+        span._attributes = BoundedAttributes(
+            attributes=new_attrs, immutable=True, max_value_len=None
+        )
 
     def shutdown(self) -> None:
         """Nothing to release."""

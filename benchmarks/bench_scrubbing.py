@@ -1,0 +1,109 @@
+"""The scrubbing span processor against the same span without it, in one run.
+
+Both variants run on SDK + BatchSpanProcessor to a discarding exporter; the only difference
+is the ScrubbingSpanProcessor in front. The span is a routed-lead span with 20 attributes
+(business context, an HTTP client part with a full URL and a query string); it carries no
+personal data, which is the common case the net must keep cheap. Target: <= 1.10x.
+
+A second row shows the rare case, the same span with an e-mail address in the URL, where
+the processor rewrites the attributes (informational, no target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from benchmarks._harness import compare, machine, print_table
+from leadtrace.scrubbing import ScrubbingSpanProcessor
+
+TARGET = 1.10
+
+ATTRIBUTES: dict[str, Any] = {
+    "martech.event.name": "lead_routed",
+    "martech.event.id": "9c1f6a0e2b7d4c1e8f3a5b6c7d8e9f01",
+    "martech.event.schema_version": "1-0-0",
+    "martech.event.layer": "routing",
+    "martech.journey.id": "7f3c2a9e4b1d4e6f8a0b1c2d3e4f5a6b",
+    "martech.journey.stage": "lead_routed",
+    "martech.journey.started_at": "2026-03-02T10:00:00.000Z",
+    "martech.campaign.id": "spring-launch",
+    "martech.campaign.source": "google",
+    "martech.campaign.medium": "cpc",
+    "martech.campaign.channel": "paid_search",
+    "martech.consent.status": "granted",
+    "martech.identity.email_hash": "ab" * 32,
+    "martech.lead.id": "L-20260302-0001",
+    "martech.routing.rule_id": "emea-smb",
+    "martech.routing.owner_id": "U-7",
+    "martech.routing.territory": "EMEA",
+    "http.request.method": "POST",
+    "url.full": "https://router.internal/api/v2/assign?lead=L-20260302-0001&rule=emea-smb",
+    "http.response.status_code": 200,
+}
+WITH_EMAIL = {
+    **ATTRIBUTES,
+    "url.full": "https://router.internal/api/v2/assign?email=jane.doe%40example.org&rule=emea",
+}
+
+
+class _Discard(SpanExporter):
+    """Accepts every batch and drops it: measures the pipeline, not a network."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _span_fn(provider: TracerProvider, attributes: dict[str, Any]) -> Callable[[], None]:
+    tracer = provider.get_tracer("bench")
+
+    def run() -> None:
+        tracer.start_span("lead_routed", attributes=attributes).end()
+
+    return run
+
+
+def main() -> dict[str, float]:
+    """Time the span with and without scrubbing side by side; print and return the ratios."""
+    bare = TracerProvider()
+    bare.add_span_processor(BatchSpanProcessor(_Discard()))
+    scrubbed = TracerProvider()
+    scrubbed.add_span_processor(ScrubbingSpanProcessor())
+    scrubbed.add_span_processor(BatchSpanProcessor(_Discard()))
+    try:
+        results = compare(
+            {
+                "bare": _span_fn(bare, ATTRIBUTES),
+                "scrubbed": _span_fn(scrubbed, ATTRIBUTES),
+                "bare_email": _span_fn(bare, WITH_EMAIL),
+                "scrubbed_email": _span_fn(scrubbed, WITH_EMAIL),
+            }
+        )
+    finally:
+        bare.shutdown()
+        scrubbed.shutdown()
+    print(machine())
+    print_table(
+        "scrubbing processor vs the same span without it (SDK + BatchSpanProcessor)",
+        [
+            ("20-attribute span, no personal data", results["scrubbed"], results["bare"], TARGET),
+            (
+                "same span, e-mail in url.full (rewritten; info)",
+                results["scrubbed_email"],
+                results["bare_email"],
+                float("inf"),
+            ),
+        ],
+    )
+    return {
+        "scrubbing": results["scrubbed"].median_us / results["bare"].median_us,
+        "scrubbing_with_email": results["scrubbed_email"].median_us
+        / results["bare_email"].median_us,
+    }
+
+
+if __name__ == "__main__":
+    main()
