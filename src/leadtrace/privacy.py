@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from leadtrace import semconv
 from leadtrace._fields import Attr
@@ -34,13 +34,16 @@ DEVELOPMENT_HASH_KEY = b"leadtrace-development-key-not-secret-do-not-use-in-prod
 """Key used outside production when ``LEADTRACE_HASH_KEY`` is unset (a warning is logged once)."""
 
 _PHONE_KEEP = re.compile(r"[^\d+]")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _warned_dev_key = False
 
 
 class IdentityKeys(BaseModel):
     """Identity keys safe to export: hashes and opaque ids only."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True
+    )
 
     email_hash: Annotated[str | None, Attr(semconv.IDENTITY_EMAIL_HASH)] = None
     """HMAC-SHA256 hex of the normalised e-mail address."""
@@ -52,6 +55,18 @@ class IdentityKeys(BaseModel):
     """CRM contact id."""
     account_id: Annotated[str | None, Attr(semconv.IDENTITY_ACCOUNT_ID)] = None
     """CRM account id."""
+
+    @field_validator("email_hash", "phone_hash")
+    @classmethod
+    def _must_be_a_hash(cls, value: str | None) -> str | None:
+        # A raw e-mail put here by mistake would otherwise be exported under a key the
+        # scrubber trusts. The message never repeats the value.
+        if value is not None and not _HEX64.fullmatch(value):
+            raise ValueError(
+                "must be a 64-character lowercase hex HMAC-SHA256; pass raw values to "
+                "leadtrace.identity(email=..., phone=...) instead"
+            )
+        return value
 
 
 def normalize_email(email: str) -> str:
