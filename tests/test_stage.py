@@ -86,6 +86,23 @@ def test_exception_is_recorded_with_failure_layer_and_reraised(handle: Leadtrace
     assert [e.name for e in span.events] == ["exception"]
 
 
+def test_reason_mapper_names_the_business_failure(handle: Leadtrace) -> None:
+    """reason= turns an exception into the failure reason recorded on the span."""
+
+    class ConflictError(Exception):
+        status = 409
+
+    @leadtrace.stage(
+        "crm_updated", reason=lambda e: "duplicate" if getattr(e, "status", 0) == 409 else None
+    )
+    def write() -> None:
+        raise ConflictError("Contact already exists")
+
+    with pytest.raises(ConflictError):
+        write()
+    assert _span(handle, "crm_updated").attributes[semconv.FAILURE_REASON] == "duplicate"
+
+
 async def test_async_stage_is_current_span_for_children(handle: Leadtrace) -> None:
     """An async stage wraps the awaited call and is the parent of spans inside it."""
 

@@ -37,6 +37,8 @@ __all__ = ["stage"]
 F = TypeVar("F", bound=Callable[..., Any])
 ResultMapper = Callable[[Any], Mapping[str, Any] | None]
 """Turns a stage function's return value into event fields (or None for nothing)."""
+ReasonMapper = Callable[[BaseException], str | None]
+"""Turns an exception raised by a stage into a short failure reason."""
 
 _PRIMITIVES = (str, bool, int, float)
 
@@ -50,7 +52,16 @@ def _attr_value(value: Any) -> Any:
 class _Stage:
     """Everything a wrapped call needs, computed once at decoration time."""
 
-    __slots__ = ("capture", "event_cls", "layer", "name", "result", "signature", "static")
+    __slots__ = (
+        "capture",
+        "event_cls",
+        "layer",
+        "name",
+        "reason",
+        "result",
+        "signature",
+        "static",
+    )
 
     def __init__(
         self,
@@ -59,7 +70,9 @@ class _Stage:
         layer: str | None,
         capture: Sequence[str],
         result: ResultMapper | None,
+        reason: ReasonMapper | None = None,
     ) -> None:
+        self.reason = reason
         try:
             self.event_cls: type[Event] | None = get(name)
         except UnknownEventError:
@@ -116,9 +129,10 @@ class _Stage:
         try:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            span.set_attributes(
-                {semconv.FAILURE_LAYER: self.layer, semconv.FAILURE_REASON: type(exc).__name__}
-            )
+            reason = type(exc).__name__
+            if self.reason is not None:
+                reason = str(self.reason(exc) or reason)[:128]
+            span.set_attributes({semconv.FAILURE_LAYER: self.layer, semconv.FAILURE_REASON: reason})
         except Exception as inner:
             internal_error(inner, "stage.failed")
 
@@ -168,6 +182,7 @@ def stage(
     layer: str | None = None,
     capture: Sequence[str] = (),
     result: ResultMapper | None = None,
+    reason: ReasonMapper | None = None,
 ) -> Callable[[F], F]:
     """Decorate an integration function with a span for stage ``name``.
 
@@ -177,6 +192,8 @@ def stage(
         layer: layer of the revenue path, for failures (``martech.failure.layer``).
         capture: parameter names whose values may be recorded (nothing else is).
         result: maps the return value to the stage event's fields.
+        reason: maps an exception to a short business reason for ``martech.failure.reason``
+            (e.g. ``"duplicate"`` for a CRM 409); the exception type name by default.
 
     Raises:
         ConfigError: at decoration, for an unknown layer or a ``capture`` name that is not a
@@ -184,7 +201,7 @@ def stage(
     """
 
     def decorate(func: F) -> F:
-        spec = _Stage(name, func, layer, capture, result)
+        spec = _Stage(name, func, layer, capture, result, reason)
 
         if inspect.isasyncgenfunction(func):
 

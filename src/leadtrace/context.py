@@ -395,9 +395,10 @@ def inject(
     """Write the current journey into ``carrier`` (HTTP headers, message headers, a dict).
 
     Only an allow-listed subset travels: journey id, start time, campaign id, source,
-    medium and channel, consent status and purposes, and the synthetic flag. Identity keys never do. When ``url`` is given,
-    the header is written only if its host matches ``LEADTRACE_PROPAGATE_TO``, so calls to
-    vendors (HubSpot, Salesforce, ...) receive no business context.
+    medium and channel, consent status and purposes, and the synthetic flag. Identity keys
+    never do. When ``url`` is given, the header is written only if its host matches
+    ``LEADTRACE_PROPAGATE_TO``, so calls to vendors (HubSpot, Salesforce, ...) receive no
+    business context.
 
     Returns:
         True when the header was written.
