@@ -1,0 +1,207 @@
+"""Scrubbing safety net: e-mail and phone values never leave in spans or log lines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+import leadtrace
+from leadtrace import semconv
+from leadtrace.logging import scrub_event_dict
+from leadtrace.privacy import identity
+from leadtrace.scrubbing import ScrubbingSpanProcessor, scrub_text, scrub_value
+
+KEY = b"k" * 48
+MARKER = semconv.REDACTED_MARKER
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ada@example.com", MARKER),
+        ("Contact: Ada.Lovelace+news@Mail.Example.co.uk.", f"Contact: {MARKER}."),
+        ("/signup?email=ada%40example.com&utm_source=x", f"/signup?email={MARKER}&utm_source=x"),
+        ("call +1 (555) 010-9999 now", f"call {MARKER} now"),
+        ("+4915112345678", MARKER),
+        ("0151 1234 5678", MARKER),
+        ("555.010.9999", MARKER),
+        ("phone=5550109999", f"phone={MARKER}"),
+        ('{"mobile": "015112345678"}', f'{{"mobile": "{MARKER}"}}'),
+        ("?phone=%2B49%20151%2012345678&a=1", f"?phone={MARKER}&a=1"),
+        ("2024-05-01 +49 151 12345678", f"2024-05-01 {MARKER}"),
+    ],
+)
+def test_personal_data_is_replaced_by_the_marker(text: str, expected: str) -> None:
+    """E-mail addresses and phone numbers in their common spellings become the marker."""
+    assert scrub_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-15 10:00:00",
+        "15.01.2024",
+        "192.168.100.200",
+        "3.14159265358",
+        "record 51234567890",
+        "ts=1764151200000",
+        "123e4567-e89b-12d3-a456-426614174000",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "L-20260302-0001",
+        "amount 12,345,678.90",
+        "10:00:00 - 11:30:00",
+        "GET /api/v2/contacts/51234567890",
+        "hotel 12345678",
+    ],
+)
+def test_ids_dates_and_numbers_are_left_alone(text: str) -> None:
+    """Dates, times, IPs, decimals, hex ids, UUIDs and bare record ids are not phones."""
+    assert scrub_text(text) is text
+
+
+def test_scrub_value_reaches_into_sequences_and_mappings() -> None:
+    """Strings inside lists, tuples and dicts are scrubbed; other values pass through."""
+    value = {"to": ["ada@example.com", 3], "meta": ({"tel": "+44 20 7946 0958"},), "n": 1.5}
+    assert scrub_value(value) == {"to": [MARKER, 3], "meta": ({"tel": MARKER},), "n": 1.5}
+
+
+def test_scrub_value_returns_clean_values_unchanged() -> None:
+    """A value without personal data comes back as the very same object."""
+    value = {"campaign": ["spring", "google"], "count": 3}
+    assert scrub_value(value) is value
+
+
+def _provider(**kwargs: Any) -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ScrubbingSpanProcessor(**kwargs))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _exported_text(span: Any) -> str:
+    """Everything an exporter reads from a span, as one string."""
+    return json.dumps(
+        {
+            "name": span.name,
+            "status": span.status.description,
+            "attributes": dict(span.attributes),
+            "events": [dict(e.attributes) for e in span.events],
+            "links": [dict(link.attributes or {}) for link in span.links],
+        },
+        default=str,
+    )
+
+
+def test_third_party_span_is_scrubbed_and_the_keys_listed() -> None:
+    """An HTTP client span with an e-mail in its URL exports the marker and martech.redacted."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("requests")
+    with tracer.start_as_current_span(
+        "GET",
+        attributes={
+            "url.full": "https://api.vendor.example/v1/lookup?email=ada%40example.com&x=1",
+            "http.request.method": "GET",
+            "user_agent.original": "curl/8.5",
+        },
+    ):
+        pass
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["url.full"] == f"https://api.vendor.example/v1/lookup?email={MARKER}&x=1"
+    assert span.attributes["user_agent.original"] == "curl/8.5"
+    assert span.attributes[semconv.REDACTED] == ("url.full",)
+
+
+def test_exception_message_status_and_name_are_scrubbed() -> None:
+    """A phone number in an exception reaches neither the event, the status nor the name."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("crm")
+    with (
+        pytest.raises(ValueError, match="invalid phone"),
+        tracer.start_as_current_span("lookup +44 20 7946 0958"),
+    ):
+        raise ValueError("invalid phone +44 20 7946 0958 for contact")
+    (span,) = exporter.get_finished_spans()
+    text = _exported_text(span)
+    assert "7946" not in text
+    (event,) = span.events
+    assert event.attributes["exception.message"] == f"invalid phone {MARKER} for contact"
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == f"ValueError: invalid phone {MARKER} for contact"
+    assert span.name == f"lookup {MARKER}"
+    assert set(span.attributes[semconv.REDACTED]) == {
+        "exception:exception.message",
+        "exception:exception.stacktrace",
+        "otel.status_description",
+        "otel.span_name",
+    }
+
+
+def test_matched_text_is_never_echoed_anywhere() -> None:
+    """After scrubbing, no exported field contains any part of the matched address."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("app")
+    span = tracer.start_span("op", attributes={"note": "reply to ada.lovelace@example.com"})
+    span.add_event("mail", {"to": "ada.lovelace@example.com"})
+    span.set_status(Status(StatusCode.ERROR, "bounce for ada.lovelace@example.com"))
+    span.end()
+    (exported,) = exporter.get_finished_spans()
+    text = _exported_text(exported)
+    assert "lovelace" not in text
+    assert "example.com" not in text
+
+
+def test_safe_keys_are_not_scanned() -> None:
+    """An allow-listed key keeps its value even if it looks like a phone."""
+    provider, exporter = _provider(safe_keys={"order.number"})
+    tracer = provider.get_tracer("app")
+    tracer.start_span("op", attributes={"order.number": "+49 151 1234 5678"}).end()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["order.number"] == "+49 151 1234 5678"
+    assert semconv.REDACTED not in span.attributes
+
+
+def test_hash_mode_replaces_with_the_identity_hash() -> None:
+    """With replacement='hash' an e-mail becomes the same keyed hash identity() produces."""
+    provider, exporter = _provider(replacement="hash", key=KEY)
+    tracer = provider.get_tracer("app")
+    tracer.start_span("op", attributes={"note": "from Ada@Example.com"}).end()
+    (span,) = exporter.get_finished_spans()
+    expected = identity(email="ada@example.com", key=KEY).email_hash
+    assert span.attributes["note"] == f"from [email_hash:{expected}]"
+
+
+def test_clean_spans_are_left_as_they_were() -> None:
+    """A span without personal data keeps its attributes object and gets no redacted key."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("app")
+    tracer.start_span("lead_routed", attributes={"url.full": "https://x.internal/a?id=42"}).end()
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.attributes) == {"url.full": "https://x.internal/a?id=42"}
+
+
+def test_configure_puts_the_scrubber_before_exporters(handle: leadtrace.Leadtrace) -> None:
+    """Spans of a configured handle are scrubbed before the in-memory exporter sees them."""
+    with handle.tracer.start_as_current_span("op", attributes={"q": "mail ada@example.com"}):
+        pass
+    (span,) = handle.finished_spans()
+    assert span.attributes["q"] == f"mail {MARKER}"
+
+
+def test_structlog_processor_scrubs_nested_values() -> None:
+    """The structlog processor redacts values inside nested structures and lists the keys."""
+    event = scrub_event_dict(
+        None, "info", {"event": "signup", "form": {"email": "ada@example.com"}, "n": 1}
+    )
+    assert event == {
+        "event": "signup",
+        "form": {"email": MARKER},
+        "n": 1,
+        "redacted": ["form"],
+    }
