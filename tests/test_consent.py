@@ -345,3 +345,25 @@ def test_journey_with_analytics_consent_exports_hashed_identity(handle: Leadtrac
     assert span.attributes[semconv.IDENTITY_EMAIL_HASH] == who.email_hash
     assert span.attributes[semconv.IDENTITY_CONTACT_ID] == "C-1"
     assert semconv.CONSENT_DROPPED_REASON not in span.attributes
+
+
+@pytest.mark.parametrize(
+    ("event", "fields"),
+    [
+        ("form_submitted", {"form_id": "demo"}),
+        ("lead_routed", {"lead_id": "L-1", "routing_rule_id": "emea"}),
+        ("sales_acknowledged", {"lead_id": "L-1"}),
+    ],
+)
+def test_consent_checkpoints_record_status_or_flag_it_missing(
+    handle: Leadtrace, event: str, fields: dict[str, Any]
+) -> None:
+    """Submission, routing and first sales contact carry the status, or list it as missing."""
+    with leadtrace.journey(consent=ConsentState(status="withdrawn")):
+        leadtrace.emit(event, **fields)
+    with leadtrace.journey():
+        leadtrace.emit(event, **fields)
+    known, unknown = handle.finished_spans()
+    assert known.attributes[semconv.CONSENT_STATUS] == "withdrawn"
+    assert semconv.CONSENT_STATUS not in unknown.attributes
+    assert semconv.CONSENT_STATUS in unknown.attributes[semconv.QUALITY_MISSING]

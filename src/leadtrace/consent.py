@@ -99,8 +99,11 @@ class ConsentState(BaseModel):
 
 
 CONSENT_CHECKPOINTS: Final = ("form_submitted", "lead_routed", "sales_acknowledged")
-"""Stages whose spans always carry ``martech.consent.status`` (``unknown`` when none is known):
-submission, routing and first sales contact, so consent validity is measurable at each."""
+"""Stages where consent validity is measured: submission, routing and first sales contact.
+
+Their spans carry ``martech.consent.status`` whenever the event or journey knows it; the
+default data contracts require it there, so a span without it lists it in
+``martech.quality.missing`` (consent missing is itself a failure to count)."""
 
 TCF_COOKIE: Final = "euconsent-v2"
 """Cookie that holds the IAB TCF v2 consent string."""
