@@ -25,6 +25,7 @@ __all__ = [
     "MAX_PARAM_VALUE",
     "MAX_QUERY",
     "MAX_QUERY_FIELDS",
+    "READ_HEADERS",
     "RequestInfo",
     "clean_value",
     "client_trusted",
@@ -86,7 +87,8 @@ class RequestInfo:
     params: Mapping[str, str] = field(default_factory=dict)
     """Attribution query parameters (UTMs, click ids): first occurrence of each, cleaned."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Request headers with lower-case names (first occurrence of each)."""
+    """The request headers leadtrace reads (:data:`READ_HEADERS`), lower-case names, first
+    occurrence of each."""
     cookies: Mapping[str, str] = field(default_factory=dict)
     """Cookies from the ``Cookie`` header (first occurrence of each name)."""
 
@@ -112,13 +114,19 @@ def parse_query(raw: str | bytes | None, wanted: Iterable[str]) -> dict[str, str
     Names are matched case-insensitively; the first non-empty occurrence of a repeated
     parameter wins. At most :data:`MAX_QUERY` characters and :data:`MAX_QUERY_FIELDS` pairs are
     looked at; values are percent-decoded as UTF-8 (invalid bytes replaced), stripped of control
-    characters and cut to :data:`MAX_PARAM_VALUE` characters.
+    characters and cut to :data:`MAX_PARAM_VALUE` characters. Results are cached (LRU, 1024
+    entries, keyed by the cut query): campaign landing URLs repeat.
     """
-    names = frozenset(wanted)
+    if not raw:
+        return {}
+    cut = raw[: MAX_QUERY * 4] if isinstance(raw, bytes) else raw[:MAX_QUERY]
+    return dict(_parse_query(cut, frozenset(wanted)))
+
+
+@lru_cache(maxsize=1024)
+def _parse_query(raw: str | bytes, names: frozenset[str]) -> tuple[tuple[str, str], ...]:
     text = to_text(raw, MAX_QUERY)
     result: dict[str, str] = {}
-    if not text:
-        return result
     for part in text.split("&", MAX_QUERY_FIELDS)[:MAX_QUERY_FIELDS]:
         key_raw, _, value_raw = part.partition("=")
         key = unquote_plus(key_raw[:64], errors="replace").strip().lower()
@@ -127,7 +135,7 @@ def parse_query(raw: str | bytes | None, wanted: Iterable[str]) -> dict[str, str
         value = clean_value(unquote_plus(value_raw[: MAX_PARAM_VALUE * 12], errors="replace"))
         if value is not None:
             result[key] = value
-    return result
+    return tuple(result.items())
 
 
 def parse_cookies(raw: str | bytes | None) -> dict[str, str]:
@@ -150,16 +158,44 @@ def parse_cookies(raw: str | bytes | None) -> dict[str, str]:
     return result
 
 
-def header_map(pairs: Iterable[tuple[str | bytes, str | bytes]]) -> dict[str, str]:
+READ_HEADERS = frozenset(
+    {
+        "host",
+        "referer",
+        "cookie",
+        "content-type",
+        "sec-gpc",
+        "leadtrace-journey",
+        "leadtrace-synthetic",
+    }
+)
+"""The request headers the web integrations read; others are not even decoded."""
+_READ_HEADERS_BYTES = frozenset(h.encode("ascii") for h in READ_HEADERS)
+
+
+def header_map(
+    pairs: Iterable[tuple[str | bytes, str | bytes]],
+    wanted: frozenset[str] | None = None,
+) -> dict[str, str]:
     """Headers as ``{lower-case name: value}``, first occurrence of each, bounded.
 
-    ``Cookie`` headers sent more than once (HTTP/2 may split them) are joined with ``; ``.
+    With ``wanted``, only those (lower-case) names are kept. ``Cookie`` headers sent more than
+    once (HTTP/2 may split them) are joined with ``; ``.
     """
+    wanted_bytes = _READ_HEADERS_BYTES if wanted is READ_HEADERS else None
     result: dict[str, str] = {}
     for count, (name_raw, value_raw) in enumerate(pairs):
         if count >= MAX_HEADERS:
             break
+        if (
+            wanted_bytes is not None
+            and isinstance(name_raw, bytes)
+            and name_raw.lower() not in wanted_bytes
+        ):
+            continue
         name = to_text(name_raw, 128).strip().lower()
+        if wanted is not None and name not in wanted:
+            continue
         value = to_text(value_raw, MAX_HEADER_VALUE)
         if name == "cookie" and name in result:
             result[name] = f"{result[name]}; {value}"[:MAX_COOKIE_HEADER]
@@ -269,9 +305,15 @@ def client_trusted(client: str | None, cidrs: tuple[str, ...]) -> bool:
     """Whether the client address lies in one of the ``cidrs`` networks.
 
     A missing or non-IP client (e.g. a test client's placeholder name) is not trusted.
+    Answers are cached (LRU, 4096 addresses).
     """
     if not client or not cidrs:
         return False
+    return _client_trusted(client[:64], cidrs)
+
+
+@lru_cache(maxsize=4096)
+def _client_trusted(client: str, cidrs: tuple[str, ...]) -> bool:
     try:
         address = ipaddress.ip_address(client.strip().split("%", 1)[0])
     except ValueError:

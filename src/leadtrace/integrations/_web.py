@@ -47,6 +47,7 @@ from leadtrace.integrations._attribution import (
     touches,
 )
 from leadtrace.integrations._request import (
+    READ_HEADERS,
     RequestInfo,
     client_trusted,
     field_names,
@@ -105,7 +106,7 @@ class SetCookie:
 
 def request_from_asgi(scope: Mapping[str, Any]) -> RequestInfo:
     """A :class:`RequestInfo` from an ASGI HTTP ``scope``."""
-    headers = header_map(scope.get("headers") or ())
+    headers = header_map(scope.get("headers") or (), READ_HEADERS)
     client = scope.get("client")
     return RequestInfo(
         method=str(scope.get("method", "GET")).upper(),
@@ -119,6 +120,14 @@ def request_from_asgi(scope: Mapping[str, Any]) -> RequestInfo:
     )
 
 
+# WSGI servers put headers under upper-case ``HTTP_*`` keys (any casing the client used ends
+# up there), except Content-Type.
+_WSGI_KEYS = tuple(
+    (name, "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_"))
+    for name in sorted(READ_HEADERS)
+)
+
+
 def _wsgi_text(value: Any) -> str:
     """PEP 3333 strings are latin-1 decoded bytes: recover them, then decode as UTF-8."""
     if not isinstance(value, str):
@@ -129,12 +138,10 @@ def _wsgi_text(value: Any) -> str:
 def request_from_wsgi(environ: Mapping[str, Any], path: str | None = None) -> RequestInfo:
     """A :class:`RequestInfo` from a WSGI ``environ`` (also Django's ``request.META``)."""
     pairs: list[tuple[str, str]] = []
-    for key, value in environ.items():
-        if isinstance(key, str) and key.startswith("HTTP_"):
-            pairs.append((key[5:].replace("_", "-"), _wsgi_text(value)))
-    content_type = environ.get("CONTENT_TYPE")
-    if content_type:
-        pairs.append(("content-type", _wsgi_text(content_type)))
+    for name, key in _WSGI_KEYS:
+        value = environ.get(key)
+        if value:
+            pairs.append((name, _wsgi_text(value)))
     headers = header_map(pairs)
     query = environ.get("QUERY_STRING")
     raw_query = query.encode("latin-1", "replace") if isinstance(query, str) else None
