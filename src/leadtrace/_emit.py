@@ -10,7 +10,7 @@ values), counts the failure and logs one failed-event record. Nothing is silentl
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -20,7 +20,7 @@ from leadtrace._guard import internal_error
 from leadtrace._runtime import current
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import EventValidationError, Violation
-from leadtrace.events import Event, UnknownEventError, get, new_event_id, spec_for, to_attributes
+from leadtrace.events import Event, UnknownEventError, get, new_event_id, plan_for
 
 if TYPE_CHECKING:
     from leadtrace._runtime import Leadtrace
@@ -54,8 +54,10 @@ def emit(event: Event | str | type[Event], /, **fields: Any) -> str:
         EventValidationError: strict mode only: names the event, the field and the rule.
     """
     runtime = current()
-    if not fields and not runtime.enabled and isinstance(event, Event):
-        return event.event_id  # nothing records: a built event is already valid
+    if not fields and isinstance(event, Event):
+        if not runtime.enabled:
+            return event.event_id  # nothing records: a built event is already valid
+        return _emit_event(runtime, type(event), event.event_name, event, event.event_id, ())
     return emit_with(runtime, event, fields)
 
 
@@ -146,7 +148,7 @@ def event_attributes(
     attrs: dict[str, Any] = dict(journey.attributes) if journey is not None else {}
     if cls is None or instance is None:
         return attrs
-    to_attributes(instance, spec_for(cls), attrs)
+    plan_for(cls).write(instance, attrs)
     attrs.update(_class_attributes(cls))
     if getattr(instance, "identity", None) is not None:
         consent = getattr(instance, "consent", None) or (journey.consent if journey else None)
@@ -174,6 +176,18 @@ def emit_with(
         name = getattr(event, "event_name", None) or str(event)[:128]
         violations = [Violation("<event>", "conversion_error")]
     event_id = getattr(instance, "event_id", None) or new_event_id()
+    return _emit_event(runtime, cls, name, instance, event_id, violations)
+
+
+def _emit_event(
+    runtime: Leadtrace,
+    cls: type[Event] | None,
+    name: str,
+    instance: Event | None,
+    event_id: str,
+    violations: Sequence[Violation],
+) -> str:
+    """Build the span of one coerced event; never raises in lenient mode."""
     try:
         journey = current_journey()
         attrs = event_attributes(cls, instance, journey)
@@ -208,7 +222,7 @@ def emit_with(
 
 
 def _record_failed(
-    runtime: Leadtrace, name: str, event_id: str, violations: list[Violation]
+    runtime: Leadtrace, name: str, event_id: str, violations: Sequence[Violation]
 ) -> None:
     from leadtrace.logging import failed_event_log
 

@@ -38,7 +38,7 @@ from opentelemetry import context as otel_context
 from leadtrace import semconv
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.consent import ConsentState
-from leadtrace.events import Campaign, build_spec, new_event_id, now, to_attributes
+from leadtrace.events import Campaign, build_spec, compile_plan, new_event_id, now
 from leadtrace.privacy import IdentityKeys
 
 __all__ = [
@@ -68,9 +68,9 @@ _IDENTITY_KEYS = (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_CAMPAIGN_SPEC = build_spec(Campaign, "martech.campaign")
-_CONSENT_SPEC = build_spec(ConsentState, "martech.consent")
-_IDENTITY_SPEC = build_spec(IdentityKeys, "martech.identity")
+_CAMPAIGN_PLAN = compile_plan(build_spec(Campaign, "martech.campaign"))
+_CONSENT_PLAN = compile_plan(build_spec(ConsentState, "martech.consent"))
+_IDENTITY_PLAN = compile_plan(build_spec(IdentityKeys, "martech.identity"))
 
 
 def _iso(ts: datetime) -> str:
@@ -109,12 +109,12 @@ class BusinessContext:
         if self.synthetic:
             attrs[semconv.JOURNEY_SYNTHETIC] = True
         if self.campaign is not None:
-            to_attributes(self.campaign, _CAMPAIGN_SPEC, attrs)
+            _CAMPAIGN_PLAN.write(self.campaign, attrs)
         if self.consent is not None:
-            to_attributes(self.consent, _CONSENT_SPEC, attrs)
+            _CONSENT_PLAN.write(self.consent, attrs)
         if self.identity is not None:
             if self.identity_allowed:
-                to_attributes(self.identity, _IDENTITY_SPEC, attrs)
+                _IDENTITY_PLAN.write(self.identity, attrs)
             else:
                 attrs[semconv.CONSENT_DROPPED_REASON] = (
                     f"analytics consent {self.consent_status}: identity keys dropped"

@@ -590,27 +590,73 @@ def spec_for(model: type[Event]) -> tuple[FieldSpec, ...]:
     return spec
 
 
-def to_attributes(obj: BaseModel, spec: tuple[FieldSpec, ...], out: dict[str, Any]) -> None:
-    """Write the attributes of ``obj`` into ``out`` following ``spec`` (None values skipped)."""
-    values = obj.__dict__  # pydantic keeps field values here; a partial event may lack some
-    for field_spec in spec:
-        value = values.get(field_spec.field)
-        if value is None:
-            continue
-        kind = field_spec.kind
-        if kind == "scalar":
-            out[field_spec.attribute] = value
-        elif kind == "model":
-            to_attributes(value, field_spec.nested, out)
-        elif kind == "sequence":
-            out[field_spec.attribute] = (
-                sorted(value) if isinstance(value, frozenset) else list(value)
-            )
-        elif kind == "bool_true":
+@dataclass(frozen=True, slots=True)
+class AttributePlan:
+    """A field -> attribute map compiled for speed: one flat loop per kind of field.
+
+    ``emit()`` runs this on every event, so it avoids per-field dispatch; build it once per
+    model with :func:`compile_plan`.
+    """
+
+    scalars: tuple[tuple[str, str], ...]
+    sequences: tuple[tuple[str, str], ...]
+    flags: tuple[tuple[str, str], ...]
+    datetimes: tuple[tuple[str, str], ...]
+    nested: tuple[tuple[str, AttributePlan], ...]
+
+    def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
+        """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
+        get = obj.__dict__.get  # pydantic keeps field values here; a partial event may lack some
+        for name, attr in self.scalars:
+            value = get(name)
+            if value is not None:
+                out[attr] = value
+        for name, plan in self.nested:
+            value = get(name)
+            if value is not None:
+                plan.write(value, out)
+        for name, attr in self.sequences:
+            value = get(name)
             if value:
-                out[field_spec.attribute] = True
-        else:
-            out[field_spec.attribute] = value.isoformat()
+                out[attr] = sorted(value) if isinstance(value, frozenset) else list(value)
+        for name, attr in self.flags:
+            if get(name):
+                out[attr] = True
+        for name, attr in self.datetimes:
+            value = get(name)
+            if value is not None:
+                out[attr] = value.isoformat()
+
+
+def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
+    """Compile a spec from :func:`build_spec` into an :class:`AttributePlan`."""
+
+    def of(kind: str) -> tuple[tuple[str, str], ...]:
+        return tuple((fs.field, fs.attribute) for fs in spec if fs.kind == kind)
+
+    return AttributePlan(
+        scalars=of("scalar"),
+        sequences=of("sequence"),
+        flags=of("bool_true"),
+        datetimes=of("datetime"),
+        nested=tuple((fs.field, compile_plan(fs.nested)) for fs in spec if fs.kind == "model"),
+    )
+
+
+_plans: dict[type[BaseModel], AttributePlan] = {}
+
+
+def plan_for(model: type[Event]) -> AttributePlan:
+    """The cached attribute plan of an event class."""
+    plan = _plans.get(model)
+    if plan is None:
+        plan = _plans[model] = compile_plan(spec_for(model))
+    return plan
+
+
+def to_attributes(obj: BaseModel, plan: AttributePlan, out: dict[str, Any]) -> None:
+    """Write the attributes of ``obj`` into ``out`` following ``plan`` (None values skipped)."""
+    plan.write(obj, out)
 
 
 def attribute_names(model: type[Event]) -> dict[str, str]:
