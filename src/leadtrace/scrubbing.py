@@ -42,6 +42,7 @@ from leadtrace._guard import internal_error
 
 __all__ = [
     "EMAIL",
+    "ID_KEYS",
     "PHONE",
     "SAFE_KEYS",
     "Replacement",
@@ -76,8 +77,9 @@ _LABEL_WORD: Final = re.compile("|".join(_LABEL_WORDS))  # searched in lower-cas
 # a string without it (or without "@") cannot hold anything we redact. Cheap to search.
 _DIGITS8: Final = re.compile(r"[0-9](?:[ \t.\-/()+]{0,3}[0-9]){7}")
 _IPV4: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
-_RUN: Final = re.compile(r"[0-9+(][0-9 \t.\-/()+]{7,}")
-_INNER_START: Final = re.compile(r"[ \t/(+]")
+# A run of phone characters not glued to a word. The look-behind comes after the first
+# character so the engine keeps its fast scan for the leading character class.
+_RUN: Final = re.compile(r"[0-9+(](?<![\w.\-][0-9+(])[0-9 \t.\-/()+]{7,}")
 _LABEL_REACH: Final = 40  # how far before a number its label may start ("mobile_phone": ")
 _MIN_DIGITS: Final = 8
 _MAX_DIGITS: Final = 15
@@ -154,6 +156,23 @@ messages, and every key not listed here.
 """
 
 
+ID_KEYS: frozenset[str] = frozenset(
+    {
+        semconv.LEAD_ID,
+        semconv.IDENTITY_ANONYMOUS_ID,
+        semconv.IDENTITY_CONTACT_ID,
+        semconv.IDENTITY_ACCOUNT_ID,
+        semconv.CAMPAIGN_ID,
+        semconv.CAMPAIGN_LAST_ID,
+        "messaging.message.id",
+        "enduser.id",
+    }
+)
+"""Keys holding ids that callers or other systems supply: scanned only when the value has an
+``@``, ``+``, ``%`` or a space, the marks of an address or a written phone number (some CRMs
+key records by e-mail; a bare digit id is never taken for a phone anyway)."""
+
+
 def _digits(text: str) -> int:
     return sum(c.isdigit() for c in text)
 
@@ -215,35 +234,33 @@ _MARKER = _Replacer()
 def _suspect_text(text: str) -> bool:
     """Whether ``text`` may hold an e-mail or phone: exact for phones, cheap when it is not.
 
-    The fast path is one scan for runs of phone characters (an ASCII character class, which
-    the regex engine skips through quickly). A run glued to a word (``L-20260302-0001``,
-    ``id12345678``) with no inner place a number could start is dismissed without running
-    the slower, exact phone pattern; so is a run no label points at.
+    The fast path is one search for a run of phone characters that is not glued to a word
+    (``L-20260302-0001`` and ``id12345678`` are not runs); only inside a run does the slower,
+    exact phone pattern run.
     """
     if "%" in text:
         text = unquote(text)
     if "@" in text:
         return True
-    for run in _RUN.finditer(text):
-        start = run.start()
-        before = text[start - 1] if start else " "
-        glued = (before.isalnum() or before in "._-") and _INNER_START.search(run.group(0)) is None
-        if not glued:
-            for candidate in PHONE.finditer(text, start, run.end() + 1):
-                if _is_phone(candidate.group(0)):
-                    return True
+    run = _RUN.search(text)
+    while run is not None:
+        start, end = run.span()
+        for candidate in PHONE.finditer(text, start, end + 1):
+            if _is_phone(candidate.group(0)):
+                return True
         if (
             text[max(0, start - 3) : start].rstrip(" \t\"'").endswith(("=", ":"))
             and _LABEL_WORD.search(text[max(0, start - _LABEL_REACH) : start].lower())
             and _digits(run.group(0)) >= _MIN_DIGITS
         ):
             return True
+        run = _RUN.search(text, end)
     return False
 
 
 _CLEAN: set[str] = set()
 _CLEAN_MAX: Final = 4096
-_CLEAN_MAX_LEN: Final = 256
+_CLEAN_MAX_LEN: Final = 64  # sources, names, routes repeat; URLs with ids do not
 _SHAPES_MAX: Final = 1024
 
 
@@ -370,7 +387,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         key: bytes | None = None,
     ) -> None:
         self._safe = frozenset(safe_keys)
-        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._shapes: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
         self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -391,22 +408,31 @@ class ScrubbingSpanProcessor(SpanProcessor):
         each call) and skips values already known to be clean (campaign sources, channels,
         routes repeat across spans).
         """
-        attrs = getattr(span, "_attributes", None) or span.attributes
+        attrs = getattr(span, "_attributes", None)
+        if attrs is None:
+            attrs = span.attributes
         if attrs and self._suspect_mapping(attrs):
             return True
-        if _suspect_cached(span.name):
+        name = span.name
+        if name not in _CLEAN and _suspect_cached(name):
             return True
         status = getattr(span, "_status", None) or span.status
-        if status.description and _suspect_text(status.description):
+        if status.description is not None and _suspect_text(status.description):
             return True
         events = getattr(span, "_events", None)
-        for event in span.events if events is None else events:
-            if event.attributes and self._suspect_mapping(event.attributes):
-                return True
+        if events is None:
+            events = span.events
+        if events:  # iterating the SDK's event list copies it under a lock: only when needed
+            for event in events:
+                if event.attributes and self._suspect_mapping(event.attributes):
+                    return True
         links = getattr(span, "_links", None)
-        for link in span.links if links is None else links:
-            if link.attributes and self._suspect_mapping(link.attributes):
-                return True
+        if links is None:
+            links = span.links
+        if links:
+            for link in links:
+                if link.attributes and self._suspect_mapping(link.attributes):
+                    return True
         return False
 
     def _suspect_mapping(self, attrs: Mapping[str, Any]) -> bool:
@@ -416,14 +442,21 @@ class ScrubbingSpanProcessor(SpanProcessor):
         keys = self._shapes.get(shape)
         if keys is None:
             # Spans of one kind carry the same keys in the same order: filter them once.
-            keys = tuple(k for k in shape if k not in self._safe)
+            keys = tuple((k, k in ID_KEYS) for k in shape if k not in self._safe)
             if len(self._shapes) >= _SHAPES_MAX:
                 self._shapes.clear()
             self._shapes[shape] = keys
-        for key in keys:
+        for key, is_id in keys:
             value = mapping[key]
             if value.__class__ is str:
-                if value not in _CLEAN and _suspect_cached(value):
+                if is_id:
+                    # An id holds personal data only when written as one (an address, a
+                    # formatted or + number): four substring checks instead of a scan.
+                    if ("@" in value or "+" in value or "%" in value or " " in value) and (
+                        _suspect_text(value)
+                    ):
+                        return True
+                elif value not in _CLEAN and _suspect_cached(value):
                     return True
             elif isinstance(value, (tuple, list)):
                 for item in value:
