@@ -285,3 +285,18 @@ def test_registry_event_class_can_be_passed(handle: Leadtrace) -> None:
     """emit(EventClass, **fields) works like the name form."""
     leadtrace.emit(events.get("lead_qualified"), lead_id="L", qualification="sql")
     assert _only_span(handle).attributes[semconv.LEAD_QUALIFICATION] == "sql"
+
+
+def test_emitted_values_are_scrubbed_before_export(handle: Leadtrace) -> None:
+    """An e-mail in an event field or in the journey's campaign never reaches the exporter."""
+    with leadtrace.journey(campaign=leadtrace.Campaign(id="c", name="promo for jane@example.com")):
+        leadtrace.emit(
+            "lead_routed", lead_id="L-1", routing_rule_id="r", owner_id="bob@example.com"
+        )
+        leadtrace.emit("lead_routed", lead_id="L-2", routing_rule_id="r", owner_id="U-7")
+    first, second = handle.finished_spans()
+    assert first.attributes[semconv.ROUTING_OWNER_ID] == "[redacted]"
+    assert first.attributes[semconv.CAMPAIGN_NAME] == "promo for [redacted]"
+    assert first.attributes[semconv.REDACTED] == (semconv.CAMPAIGN_NAME, semconv.ROUTING_OWNER_ID)
+    assert second.attributes[semconv.ROUTING_OWNER_ID] == "U-7"
+    assert second.attributes[semconv.REDACTED] == (semconv.CAMPAIGN_NAME,)

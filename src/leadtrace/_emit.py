@@ -10,20 +10,23 @@ values), counts the failure and logs one failed-event record. Nothing is silentl
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from leadtrace import semconv
+from leadtrace import events, semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import current
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import EventValidationError, Violation
 from leadtrace.events import Event, UnknownEventError, get, new_event_id, plan_for
+from leadtrace.scrubbing import trusted_span as _trusted_span
 
 if TYPE_CHECKING:
     from leadtrace._runtime import Leadtrace
+    from leadtrace.scrubbing import ScrubbingSpanProcessor
 
 __all__ = ["coerce_event", "emit", "event_attributes"]
 
@@ -143,14 +146,36 @@ def event_attributes(
     cls: type[Event] | None,
     instance: Event | None,
     journey: BusinessContext | None,
+    scrubber: ScrubbingSpanProcessor | None = None,
 ) -> dict[str, Any]:
-    """Span attributes of an event: journey context first, the event's own fields over it."""
-    attrs: dict[str, Any] = dict(journey.attributes) if journey is not None else {}
+    """Span attributes of an event: journey context first, the event's own fields over it.
+
+    With a ``scrubber`` the attributes come back already scrubbed.
+    """
     if cls is None or instance is None:
-        return attrs
-    plan_for(cls).write(instance, attrs)
-    attrs.update(_class_attributes(cls))
-    if getattr(instance, "identity", None) is not None:
+        return dict(journey.attributes) if journey is not None else {}
+    if journey is not None:
+        # Journey attributes plus the class's own, merged (and scrubbed) once per journey
+        # and event class.
+        base = journey.event_bases.get(cls)
+        if base is None:
+            base = {**journey.attributes, **_class_attributes(cls)}
+            if scrubber is not None:
+                redacted = scrubber.scrub_attributes(base)
+                if redacted:
+                    base[semconv.REDACTED] = redacted
+            journey.event_bases[cls] = base
+        attrs = base.copy()
+    else:
+        attrs = dict(_class_attributes(cls))
+    own: dict[str, Any] = {}
+    plan_for(cls).write(instance, own)
+    if scrubber is not None:
+        redacted = scrubber.scrub_attributes(own)
+        if redacted:
+            own[semconv.REDACTED] = sorted({*redacted, *attrs.get(semconv.REDACTED, ())})
+    attrs.update(own)
+    if instance.__dict__.get("identity") is not None:
         consent = getattr(instance, "consent", None) or (journey.consent if journey else None)
         if consent is None or not consent.allows(semconv.CONSENT_PURPOSE_ANALYTICS):
             for key in _IDENTITY_KEYS:
@@ -187,30 +212,50 @@ def _emit_event(
     event_id: str,
     violations: Sequence[Violation],
 ) -> str:
-    """Build the span of one coerced event; never raises in lenient mode."""
+    """Build the span of one coerced event; never raises in lenient mode.
+
+    This runs on every event: it is written for speed (few calls, cached merges).
+    """
     try:
         journey = current_journey()
-        attrs = event_attributes(cls, instance, journey)
+        scrubber = runtime.scrubber
+        attrs = event_attributes(cls, instance, journey, scrubber)
         attrs[semconv.EVENT_ID] = event_id
         if cls is None:
             attrs[semconv.EVENT_NAME] = name
-        start_ns: int | None = None
-        occurred = getattr(instance, "occurred_at", None)
-        if occurred is not None:
-            start_ns = int(occurred.timestamp() * 1e9)
-            if journey is not None:
-                attrs[semconv.JOURNEY_ELAPSED] = (start_ns - journey.started_at_ns) / 1e9
-        required = runtime.contracts.required(name)
+        if instance is not None and "occurred_at" in instance.__pydantic_fields_set__:
+            start_ns = int(instance.occurred_at.timestamp() * 1e9)
+        elif events._clock is events._utc_now:
+            start_ns = time.time_ns()
+        else:
+            start_ns = int(events.now().timestamp() * 1e9)
+        if journey is not None:
+            attrs[semconv.JOURNEY_ELAPSED] = (start_ns - journey.started_at_ns) / 1e9
+        required = runtime.contracts.stages.get(name)
         if required:
-            missing = [a for a in required if attrs.get(a) in _EMPTY]
-            attrs[semconv.QUALITY_COMPLETE] = not missing
-            if missing:
+            missing = None
+            for key in required:
+                if attrs.get(key) in _EMPTY:
+                    if missing is None:
+                        missing = [key]
+                    else:
+                        missing.append(key)
+            attrs[semconv.QUALITY_COMPLETE] = missing is None
+            if missing is not None:
                 attrs[semconv.QUALITY_MISSING] = missing
         if violations:
             attrs[semconv.QUALITY_VALID] = False
             attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]
         span = runtime.tracer.start_span(name, attributes=attrs, start_time=start_ns)
-        span.end(end_time=start_ns)
+        if scrubber is None:
+            span.end(end_time=start_ns)
+        else:
+            trusted = _trusted_span
+            trusted.context = span.get_span_context()
+            try:
+                span.end(end_time=start_ns)
+            finally:
+                trusted.context = None
         if violations:
             _record_failed(runtime, name, event_id, violations)
         if runtime.event_hooks and instance is not None:

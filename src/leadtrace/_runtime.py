@@ -33,7 +33,7 @@ from opentelemetry.trace import Tracer, TracerProvider
 
 from leadtrace._config import Settings, resolve_settings
 from leadtrace.errors import ConfigError
-from leadtrace.processors import BusinessContextSpanProcessor
+from leadtrace.processors import LeadtraceSpanProcessor
 from leadtrace.quality import Contracts, load_contracts
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
     from leadtrace.events import Event
+    from leadtrace.scrubbing import ScrubbingSpanProcessor
 
 __all__ = ["Instruments", "Leadtrace", "configure", "current"]
 
@@ -116,6 +117,7 @@ class Leadtrace:
         self._logger_provider = logger_provider
         self._shutdown_hooks: list[Callable[[], object]] = []
         self.event_hooks: list[EventHook] = []
+        self.scrubber: ScrubbingSpanProcessor | None = _find_scrubber(tracer_provider)
 
     def __repr__(self) -> str:
         where = "local" if self.local else "global"
@@ -326,14 +328,23 @@ def _span_processor_for(exporter: SpanExporter) -> SpanProcessor:
     return BatchSpanProcessor(exporter)
 
 
+def _find_scrubber(provider: object) -> ScrubbingSpanProcessor | None:
+    """The scrubber leadtrace installed on ``provider``, if any (emit pre-scrubs with it)."""
+    multi = getattr(provider, "_active_span_processor", None)
+    for processor in getattr(multi, "_span_processors", ()):
+        if isinstance(processor, LeadtraceSpanProcessor):
+            return processor.scrubber
+    return None
+
+
 def our_processors(settings: Settings) -> list[SpanProcessor]:
-    """The span processors leadtrace adds, in order: business context, then scrubbing."""
-    processors: list[SpanProcessor] = [BusinessContextSpanProcessor()]
+    """The span processors leadtrace adds: business context at start, scrubbing at end."""
+    scrubber = None
     if settings.scrub:
         from leadtrace.scrubbing import ScrubbingSpanProcessor
 
-        processors.append(ScrubbingSpanProcessor())
-    return processors
+        scrubber = ScrubbingSpanProcessor()
+    return [LeadtraceSpanProcessor(scrubber)]
 
 
 def _prepend_processors(provider: SdkTracerProvider, processors: Sequence[SpanProcessor]) -> None:

@@ -21,7 +21,8 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequen
 from typing import Any, TypeVar, cast
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
 
 from leadtrace import semconv
 from leadtrace._emit import coerce_event, event_attributes
@@ -202,6 +203,9 @@ def stage(
 
     def decorate(func: F) -> F:
         spec = _Stage(name, func, layer, capture, result, reason)
+        static = spec.static
+        capturing = spec.signature is not None
+        has_result = result is not None
 
         if inspect.isasyncgenfunction(func):
 
@@ -245,39 +249,43 @@ def stage(
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                attrs = spec.attributes(args, kwargs)
-                with current().tracer.start_as_current_span(
-                    name,
-                    attributes=attrs,
-                    record_exception=False,
-                    set_status_on_exception=False,
-                ) as span:
-                    try:
-                        value = await func(*args, **kwargs)
-                    except Exception as exc:
-                        spec.failed(span, exc)
-                        raise
-                    spec.succeeded(span, value, attrs)
-                    return value
-
-            return cast(F, async_wrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            attrs = spec.attributes(args, kwargs)
-            with current().tracer.start_as_current_span(
-                name,
-                attributes=attrs,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
+                attrs = spec.attributes(args, kwargs) if capturing else static
+                span = current().tracer.start_span(name, attributes=attrs)
+                token = attach(set_span_in_context(span))
                 try:
-                    value = func(*args, **kwargs)
+                    value = await func(*args, **kwargs)
                 except Exception as exc:
                     spec.failed(span, exc)
                     raise
-                spec.succeeded(span, value, attrs)
+                else:
+                    if has_result:
+                        spec.succeeded(span, value, attrs)
+                    return value
+                finally:
+                    detach(token)
+                    span.end()
+
+            return cast(F, async_wrapper)
+
+        # A hand-written attach/detach instead of start_as_current_span's generator-based
+        # context manager: this wrapper runs on every call of the user's function.
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            attrs = spec.attributes(args, kwargs) if capturing else static
+            span = current().tracer.start_span(name, attributes=attrs)
+            token = attach(set_span_in_context(span))
+            try:
+                value = func(*args, **kwargs)
+            except Exception as exc:
+                spec.failed(span, exc)
+                raise
+            else:
+                if has_result:
+                    spec.succeeded(span, value, attrs)
                 return value
+            finally:
+                detach(token)
+                span.end()
 
         return cast(F, wrapper)
 

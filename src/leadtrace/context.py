@@ -96,8 +96,11 @@ class BusinessContext:
     attributes: Mapping[str, Any] = field(init=False, compare=False, repr=False)
     """Span attributes of this context, computed once (identity keys only with consent)."""
     started_at_ns: int = field(init=False, compare=False, repr=False)
+    event_bases: dict[type, dict[str, Any]] = field(init=False, compare=False, repr=False)
+    """Per event class: journey attributes merged with the class's own (filled by emit)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "event_bases", {})
         object.__setattr__(self, "started_at_ns", int(self.started_at.timestamp() * 1e9))
         object.__setattr__(self, "attributes", self._build_attributes())
 

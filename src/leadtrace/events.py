@@ -111,6 +111,11 @@ def set_id_factory(factory: Callable[[], str] | None) -> None:
     _id_factory = factory or _random_id
 
 
+def clock_is_default() -> bool:
+    """Whether timestamps come from the real UTC clock (no test clock set)."""
+    return _clock is _utc_now
+
+
 def set_clock(clock: Callable[[], datetime] | None) -> None:
     """Make default timestamps come from ``clock`` (timezone-aware); None resets to UTC now."""
     global _clock
@@ -648,10 +653,11 @@ _plans: dict[type[BaseModel], AttributePlan] = {}
 
 def plan_for(model: type[Event]) -> AttributePlan:
     """The cached attribute plan of an event class."""
-    plan = _plans.get(model)
-    if plan is None:
+    try:
+        return _plans[model]
+    except KeyError:
         plan = _plans[model] = compile_plan(spec_for(model))
-    return plan
+        return plan
 
 
 def to_attributes(obj: BaseModel, plan: AttributePlan, out: dict[str, Any]) -> None:

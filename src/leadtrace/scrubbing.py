@@ -28,6 +28,7 @@ clean before (sources, channels, routes) are remembered and skipped. See
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 from urllib.parse import unquote
@@ -121,8 +122,6 @@ SAFE_KEYS: frozenset[str] = frozenset(
         semconv.ENRICHMENT_OUTCOME,
         semconv.ROUTING_RULE_ID,
         semconv.ROUTING_RULE_VERSION,
-        semconv.ROUTING_OWNER_ID,
-        semconv.ROUTING_EXPECTED_OWNER_ID,
         semconv.ROUTING_TERRITORY,
         semconv.ROUTING_QUEUE,
         semconv.CRM_SYSTEM,
@@ -130,7 +129,6 @@ SAFE_KEYS: frozenset[str] = frozenset(
         semconv.CRM_OPERATION,
         semconv.CRM_RECORD_ID,
         semconv.SALES_OPPORTUNITY_ID,
-        semconv.SALES_ACKNOWLEDGED_BY,
         semconv.SALES_CURRENCY,
         semconv.QUALITY_VIOLATIONS,
         semconv.QUALITY_MISSING,
@@ -164,13 +162,17 @@ ID_KEYS: frozenset[str] = frozenset(
         semconv.IDENTITY_ACCOUNT_ID,
         semconv.CAMPAIGN_ID,
         semconv.CAMPAIGN_LAST_ID,
+        semconv.ROUTING_OWNER_ID,
+        semconv.ROUTING_EXPECTED_OWNER_ID,
+        semconv.SALES_ACKNOWLEDGED_BY,
         "messaging.message.id",
         "enduser.id",
     }
 )
 """Keys holding ids that callers or other systems supply: scanned only when the value has an
 ``@``, ``+``, ``%`` or a space, the marks of an address or a written phone number (some CRMs
-key records by e-mail; a bare digit id is never taken for a phone anyway)."""
+key records by e-mail, and routing tools often name owners by their e-mail; a bare digit id
+is never taken for a phone anyway)."""
 
 
 def _digits(text: str) -> int:
@@ -362,6 +364,35 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
+class _TrustedSpan(threading.local):
+    context: object = None
+
+
+_trusted = _TrustedSpan()
+trusted_span = _trusted
+"""This thread's span being ended with pre-scrubbed attributes (see :meth:`trusted`)."""
+
+
+class _Trusted:
+    """Marks one span, on this thread, as already scrubbed while it ends.
+
+    Identified by its SpanContext object: ``on_end`` receives a read-only copy of the span,
+    which shares that object with the original.
+    """
+
+    __slots__ = ("_context", "_previous")
+
+    def __init__(self, span: Any) -> None:
+        self._context = span.get_span_context()
+
+    def __enter__(self) -> None:
+        self._previous = _trusted.context
+        _trusted.context = self._context
+
+    def __exit__(self, *exc: object) -> None:
+        _trusted.context = self._previous
+
+
 class ScrubbingSpanProcessor(SpanProcessor):
     """Redacts e-mail and phone values in every span before exporters read it.
 
@@ -393,8 +424,28 @@ class ScrubbingSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do before the span ends."""
 
+    def scrub_attributes(self, attrs: dict[str, Any]) -> list[str]:
+        """Scrub a span's attribute dict in place before the span exists; returns redacted keys.
+
+        ``emit()`` builds its span's attributes itself, so it scrubs them here (journey
+        attributes once per journey, the event's own fields per event) and then ends the
+        span inside :meth:`trusted`, where :meth:`on_end` does not scan it again.
+        """
+        if not self._suspect_mapping(attrs):
+            return []
+        cleaned, keys = _clean_mapping(attrs, self._safe, self._replacer)
+        if cleaned is not None:
+            attrs.update(cleaned)
+        return keys
+
+    def trusted(self, span: Any) -> _Trusted:
+        """Context in which ``span`` ends without a scan (its attributes were pre-scrubbed)."""
+        return _Trusted(span)
+
     def on_end(self, span: ReadableSpan) -> None:
         """Replace matched values in place before exporters read the span."""
+        if _trusted.context is not None and _trusted.context is span.context:
+            return
         try:
             if self._suspect(span):
                 self._scrub(span)
