@@ -120,9 +120,9 @@ def main() -> dict[str, float]:
         ],
     )
     return {
-        "scrubbing": results["scrubbed"].median_us / results["bare"].median_us,
-        "scrubbing_with_email": results["scrubbed_email"].median_us
-        / results["bare_email"].median_us,
+        "scrubbing": results["scrubbed"].us / results["bare"].us,
+        "scrubbing_with_email": results["scrubbed_email"].us
+        / results["bare_email"].us,
     }
 
 

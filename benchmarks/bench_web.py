@@ -147,15 +147,15 @@ def main() -> dict[str, float]:
                     warmup=4,
                 )
                 ours, mid, base = results["leadtrace"], results["processors"], results["otel"]
-                ratios[label] = ours.median_us / base.median_us
-                ratios[f"{label}, middleware only"] = ours.median_us / mid.median_us
+                ratios[label] = ours.us / base.us
+                ratios[f"{label}, middleware only"] = ours.us / mid.us
                 rows.append((f"{label}: all", ours, base, target))
                 rows.append((f"{label}: middleware", ours, mid, target))
                 print(
-                    f"{label}: OTel alone {BATCH * 1e6 / base.median_us:,.0f} req/s, "
-                    f"+ leadtrace {BATCH * 1e6 / ours.median_us:,.0f} req/s "
+                    f"{label}: OTel alone {BATCH * 1e6 / base.us:,.0f} req/s, "
+                    f"+ leadtrace {BATCH * 1e6 / ours.us:,.0f} req/s "
                     f"(overhead {100 * (ratios[label] - 1):.1f} %; the middleware's share "
-                    f"{100 * (ours.median_us / mid.median_us - 1):.1f} %)"
+                    f"{100 * (ours.us / mid.us - 1):.1f} %)"
                 )
         print_table(f"web requests, per batch of {BATCH} ({machine()})", rows)
     finally:
