@@ -113,3 +113,36 @@ def test_list_settings_parse_from_csv() -> None:
         {"service_name": "svc"}, {"LEADTRACE_PROPAGATE_TO": "a.internal, *.svc ,"}
     )
     assert settings.propagate_to == ("a.internal", "*.svc")
+
+
+def test_configure_takes_every_setting_as_a_keyword() -> None:
+    """Each declared setting is a keyword-only argument of configure()."""
+    import inspect
+
+    import leadtrace
+
+    params = inspect.signature(leadtrace.configure).parameters
+    for setting in SETTINGS:
+        assert params[setting.name].kind is inspect.Parameter.KEYWORD_ONLY, setting.name
+
+
+def test_typed_arguments_are_checked() -> None:
+    """bytes keys, bools, ints and sequences pass; wrong types name the expected type."""
+    settings = resolve_settings(
+        {
+            "service_name": "svc",
+            "cookie_key": b"c" * 32,
+            "session_events": False,
+            "cookie_max_age_days": 30,
+            "trusted_networks": ["10.0.0.0/8"],
+        },
+        {},
+    )
+    assert settings.cookie_key == b"c" * 32
+    assert settings.session_events is False
+    assert settings.cookie_max_age_days == 30
+    assert settings.trusted_networks == ("10.0.0.0/8",)
+    with pytest.raises(ConfigError, match="'session_events' must be bool"):
+        resolve_settings({"service_name": "svc", "session_events": 1}, {})
+    with pytest.raises(ConfigError, match="positive whole number"):
+        resolve_settings({"service_name": "svc", "cookie_max_age_days": 0}, {})

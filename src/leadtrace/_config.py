@@ -405,22 +405,38 @@ def resolve_settings(
     return Settings(**values, sources=sources)
 
 
+_KEYS = frozenset({"hash_key", "cookie_key"})
+_BOOLS = frozenset({"scrub", "export_logs", "session_events"})
+_LISTS = frozenset({"propagate_to", "trusted_networks"})
+
+
 def _coerce_argument(setting: Setting, value: Any) -> Any:
-    """Arguments get the same checks as environment text, typed values pass through."""
+    """Arguments get the same checks as environment text; typed values are checked too."""
+    name = setting.name
     if isinstance(value, str):
-        return setting.parse(setting.name, value)
-    if setting.name == "hash_key" and isinstance(value, bytes):
+        return setting.parse(name, value)
+    if name in _KEYS and isinstance(value, bytes):
         if len(value) < MIN_HASH_KEY_BYTES:
             raise ConfigError(
-                f"setting 'hash_key' must be at least {MIN_HASH_KEY_BYTES} bytes, got {len(value)}"
+                f"setting {name!r} must be at least {MIN_HASH_KEY_BYTES} bytes, got {len(value)}"
             )
         return value
-    if setting.name in {"propagate_to", "trusted_networks"}:
-        return tuple(str(v) for v in cast("Any", value))
-    if setting.name == "resource_attributes":
-        return {str(k): str(v) for k, v in dict(value).items()}
-    if setting.name in {"scrub", "export_logs"}:
-        if not isinstance(value, bool):
-            raise ConfigError(f"setting {setting.name!r} must be a bool, got {value!r}")
+    if name in _LISTS and not isinstance(value, (bytes, bytearray)):
+        try:
+            return tuple(str(v) for v in value)
+        except TypeError:
+            pass
+    if name == "resource_attributes" and isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if name in _BOOLS and isinstance(value, bool):
         return value
-    raise ConfigError(f"setting {setting.name!r} must be a string, got {type(value).__name__}")
+    if name == "cookie_max_age_days" and isinstance(value, int) and not isinstance(value, bool):
+        return setting.parse(name, str(value))
+    expected = {
+        **dict.fromkeys(_KEYS, "str or bytes"),
+        **dict.fromkeys(_BOOLS, "bool"),
+        **dict.fromkeys(_LISTS, "a sequence of str"),
+        "resource_attributes": "a mapping of str to str",
+        "cookie_max_age_days": "int",
+    }.get(name, "str")
+    raise ConfigError(f"setting {name!r} must be {expected}, got {type(value).__name__}")

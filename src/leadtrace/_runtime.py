@@ -381,6 +381,10 @@ def configure(
     local_dir: str | None = None,
     contracts: str | None = None,
     consent_audit_log: str | None = None,
+    cookie_name: str | None = None,
+    cookie_key: str | bytes | None = None,
+    cookie_max_age_days: int | None = None,
+    session_events: bool | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -429,6 +433,10 @@ def configure(
         "local_dir": local_dir,
         "contracts": contracts,
         "consent_audit_log": consent_audit_log,
+        "cookie_name": cookie_name,
+        "cookie_key": cookie_key,
+        "cookie_max_age_days": cookie_max_age_days,
+        "session_events": session_events,
     }
     if not local and _global is not None:
         warnings.warn(
