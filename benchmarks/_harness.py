@@ -2,9 +2,9 @@
 
 Each variant runs ``rounds`` times in turn (A, B, A, B, ...), each round ``iterations`` calls,
 and reports the fastest round's per-call time (as ``timeit`` advises: slower rounds measure
-interference from the rest of the machine, not the code). Interleaving puts machine noise on every variant alike;
-GC off avoids charging one variant for collections triggered by spans queued by the other
-(see the performance notes). Quote the ratios, not the absolute times.
+interference from the rest of the machine, not the code). Interleaving puts machine noise on
+every variant alike; GC off avoids charging one variant for collections triggered by spans
+queued by the other (see the performance notes). Quote the ratios, not the absolute times.
 """
 
 from __future__ import annotations
@@ -84,6 +84,5 @@ def print_table(title: str, rows: list[tuple[str, Result, Result, float]]) -> No
         ratio = ours.us / base.us
         verdict = "ok" if ratio <= target else "OVER"
         print(
-            f"{label:<48} {ours.us:>9.2f} {base.us:>9.2f} "
-            f"{ratio:>6.2f}x {target:>6.2f}x {verdict}"
+            f"{label:<48} {ours.us:>9.2f} {base.us:>9.2f} {ratio:>6.2f}x {target:>6.2f}x {verdict}"
         )

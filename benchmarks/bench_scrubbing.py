@@ -121,8 +121,7 @@ def main() -> dict[str, float]:
     )
     return {
         "scrubbing": results["scrubbed"].us / results["bare"].us,
-        "scrubbing_with_email": results["scrubbed_email"].us
-        / results["bare_email"].us,
+        "scrubbing_with_email": results["scrubbed_email"].us / results["bare_email"].us,
     }
 
 

@@ -78,7 +78,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
         self.received = threading.Event()
 
-    def Export(  # noqa: N802 - the gRPC method name
+    def Export(
         self, request: trace_service_pb2.ExportTraceServiceRequest, context: object
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         self.requests.append(request)
