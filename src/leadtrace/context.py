@@ -162,6 +162,25 @@ class _Cell:
         self.value = value
 
 
+def _given(
+    campaign: Campaign | None,
+    consent: ConsentState | None,
+    identity: IdentityKeys | None,
+    synthetic: bool | None,
+) -> dict[str, Any]:
+    """The journey fields a caller actually passed (None means: keep the current value)."""
+    given: dict[str, Any] = {}
+    if campaign is not None:
+        given["campaign"] = campaign
+    if consent is not None:
+        given["consent"] = consent
+    if identity is not None:
+        given["identity"] = identity
+    if synthetic is not None:
+        given["synthetic"] = synthetic
+    return given
+
+
 def current_journey(ctx: otel_context.Context | None = None) -> BusinessContext | None:
     """The business context of the current journey, or None outside any journey."""
     cell = otel_context.get_value(_KEY, ctx)
@@ -183,17 +202,7 @@ def annotate(
     cell = otel_context.get_value(_KEY)
     if not isinstance(cell, _Cell):
         return None
-    changes: dict[str, Any] = {
-        k: v
-        for k, v in (
-            ("campaign", campaign),
-            ("consent", consent),
-            ("identity", identity),
-            ("synthetic", synthetic),
-        )
-        if v is not None
-    }
-    cell.value = cell.value.replace(**changes)
+    cell.value = cell.value.replace(**_given(campaign, consent, identity, synthetic))
     return cell.value
 
 
@@ -258,16 +267,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         base = None if new else (parent or current_journey())
         if base is not None and journey_id not in (None, base.journey_id):
             base = None
-        changes: dict[str, Any] = {
-            k: v
-            for k, v in (
-                ("campaign", campaign),
-                ("consent", consent),
-                ("identity", identity),
-                ("synthetic", synthetic),
-            )
-            if v is not None
-        }
+        changes = _given(campaign, consent, identity, synthetic)
         if base is not None:
             return base.replace(**changes) if changes else base
         return BusinessContext(
