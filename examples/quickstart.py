@@ -13,6 +13,7 @@ from pathlib import Path
 
 import leadtrace
 from leadtrace import Campaign, ConsentState, semconv
+from leadtrace.consent import verify_audit_log
 
 LOCAL_DIR = Path(os.environ.get("LEADTRACE_LOCAL_DIR", ".leadtrace"))
 
@@ -95,6 +96,7 @@ def main() -> int:
     handle = leadtrace.configure(service_name="quickstart", environment="demo")
     journey_id = run_journey()
     handle.force_flush()
+    handle.shutdown()  # also drains the consent audit log's writer
     if handle.settings.endpoint:
         print(f"journey {journey_id}: spans sent over OTLP to {handle.settings.endpoint}")
         return 0
@@ -110,9 +112,17 @@ def main() -> int:
         print(
             f"{span['name']:<22}{attrs.get(semconv.EVENT_LAYER, '-'):<12}{complete!s:<10}{missing}"
         )
+    audit = LOCAL_DIR / "consent-audit.jsonl"
+    if audit.exists():
+        report = verify_audit_log(audit)
+        state = "intact" if report.ok else f"BROKEN at line {report.first_bad_line}"
+        print(
+            f"\nconsent audit log {audit}: {report.records} record"
+            f"{'' if report.records == 1 else 's'}, hash chain {state}"
+        )
     raw = path.read_text(encoding="utf-8")
     leaked = "jane.doe@example.com" in raw.lower()
-    print(f"\nraw e-mail in the exported file: {'YES (bug!)' if leaked else 'no'}")
+    print(f"raw e-mail in the exported file: {'YES (bug!)' if leaked else 'no'}")
     return 1 if leaked else 0
 
 

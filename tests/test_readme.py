@@ -63,3 +63,4 @@ def test_demo_script_reports_the_journey(tmp_path: Path) -> None:
     assert "10 spans written to .leadtrace/spans.jsonl" in result.stdout
     assert "sales_acknowledged    sales       True" in result.stdout
     assert "raw e-mail in the exported file: no" in result.stdout
+    assert "1 record, hash chain intact" in result.stdout
