@@ -5,7 +5,8 @@ One root, each subclass also a subclass of the matching builtin so callers can c
     LeadtraceError(Exception)
     ├── ConfigError(ValueError)            bad settings at setup: names the setting and the fix
     ├── EventValidationError(ValueError)   strict mode: names the event, the field and the rule
-    └── SchemaCheckError(ValueError)       ``schema check``: a version bump smaller than the change
+    ├── UnknownEventError(KeyError)        ``events.get``: no event of that name or version
+    └── ConsentParseError(ValueError)      ``consent.parse_tcf``: a malformed consent string
 
 At runtime (lenient mode) leadtrace raises none of these into application code: it records
 and counts the problem instead.
@@ -20,7 +21,6 @@ __all__ = [
     "ConfigError",
     "EventValidationError",
     "LeadtraceError",
-    "SchemaCheckError",
     "Violation",
 ]
 
@@ -66,7 +66,3 @@ class EventValidationError(LeadtraceError, ValueError):
             f"event {event!r}: field {first.location!r} broke rule {first.type!r}{detail}{more}. "
             "Fix the value, or set validation='lenient' to record the violation instead of raising."
         )
-
-
-class SchemaCheckError(LeadtraceError, ValueError):
-    """A schema changed by more than its declared SchemaVer bump allows."""
