@@ -290,3 +290,33 @@ def test_extract_accepts_bytes_and_lists() -> None:
     got = leadtrace.extract({HEADER: b"v=1;j=abc"})
     assert got is not None
     assert got.journey_id == "abc"
+
+
+def test_one_journey_object_shared_by_threads_never_leaks(handle: Leadtrace) -> None:
+    """A module-level journey(...) entered by two threads, exits interleaved, restores both."""
+    import threading
+
+    shared = leadtrace.journey(campaign=CAMPAIGN)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    after: dict[str, object] = {}
+
+    def first() -> None:
+        with shared:
+            first_in.set()
+            second_in.wait(timeout=5)
+        after["first"] = leadtrace.current_journey()
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(timeout=5)
+        with shared:
+            second_in.set()
+            first_out.wait(timeout=5)  # the first thread leaves while this one is inside
+        after["second"] = leadtrace.current_journey()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert after == {"first": None, "second": None}

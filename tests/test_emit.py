@@ -300,3 +300,39 @@ def test_emitted_values_are_scrubbed_before_export(handle: Leadtrace) -> None:
     assert first.attributes[semconv.REDACTED] == (semconv.CAMPAIGN_NAME, semconv.ROUTING_OWNER_ID)
     assert second.attributes[semconv.ROUTING_OWNER_ID] == "U-7"
     assert second.attributes[semconv.REDACTED] == (semconv.CAMPAIGN_NAME,)
+
+
+def test_vendor_supplied_values_are_scrubbed(handle: Leadtrace) -> None:
+    """A CRM record id, territory or failure reason holding an e-mail is redacted."""
+    leadtrace.emit(
+        "crm_updated",
+        crm_system="x",
+        crm_object="contact",
+        operation="create",
+        record_id="jane.doe@example.com",
+    )
+    leadtrace.emit("lead_routed", lead_id="L", routing_rule_id="r", territory="bob@example.com")
+
+    @leadtrace.stage("crm_updated", reason=str)
+    def write() -> None:
+        raise ValueError("duplicate of carol@example.com")
+
+    with pytest.raises(ValueError, match="duplicate"):
+        write()
+    crm, routed, failed = handle.finished_spans()
+    assert crm.attributes[semconv.CRM_RECORD_ID] == "[redacted]"
+    assert routed.attributes[semconv.ROUTING_TERRITORY] == "[redacted]"
+    assert failed.attributes[semconv.FAILURE_REASON] == "duplicate of [redacted]"
+
+
+def test_withdrawal_on_the_event_drops_inherited_identity(handle: Leadtrace) -> None:
+    """A consent_captured withdrawal exports no identity keys, even from a granted journey."""
+    ident = leadtrace.IdentityKeys(email_hash="ab" * 32, contact_id="C-1")
+    with leadtrace.journey(identity=ident, consent=GRANTED):
+        leadtrace.emit("consent_captured", consent={"status": "withdrawn"})
+    attrs = _only_span(handle).attributes
+    assert attrs[semconv.CONSENT_STATUS] == "withdrawn"
+    assert not [k for k in attrs if k.startswith("martech.identity.")]
+    assert attrs[semconv.CONSENT_DROPPED_REASON] == (
+        "analytics consent withdrawn: identity keys dropped"
+    )

@@ -121,3 +121,26 @@ def test_unconfigured_runtime_reads_environment(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert leadtrace.emit("lead_routed")  # invalid, but lenient: no exception
+
+
+def test_activate_is_local_to_its_thread(clean_globals: None) -> None:
+    """activate() in one thread does not route another thread's emit() to that handle."""
+    import threading
+
+    mine = leadtrace.configure(service_name="a", local=True, environ={})
+    other_done = threading.Event()
+    activated = threading.Event()
+
+    def other_thread() -> None:
+        activated.wait(timeout=5)
+        leadtrace.emit("form_viewed", form_id="elsewhere")
+        other_done.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with mine.activate():
+        activated.set()
+        assert other_done.wait(timeout=5)
+        leadtrace.emit("form_viewed", form_id="here")
+    thread.join(timeout=5)
+    assert [s.attributes[semconv.FORM_ID] for s in mine.finished_spans()] == ["here"]

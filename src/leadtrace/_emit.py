@@ -175,15 +175,19 @@ def event_attributes(
         if redacted:
             own[semconv.REDACTED] = sorted({*redacted, *attrs.get(semconv.REDACTED, ())})
     attrs.update(own)
-    if instance.__dict__.get("identity") is not None:
-        consent = getattr(instance, "consent", None) or (journey.consent if journey else None)
+    values = instance.__dict__
+    own_consent = values.get("consent")
+    if values.get("identity") is not None or own_consent is not None:
+        # The event's own consent (e.g. a withdrawal) wins over the journey's, for its own
+        # identity keys and for the ones it inherited from the journey alike.
+        consent = own_consent or (journey.consent if journey else None)
         if consent is None or not consent.allows(semconv.CONSENT_PURPOSE_ANALYTICS):
-            for key in _IDENTITY_KEYS:
-                attrs.pop(key, None)
-            status = consent.status if consent is not None else semconv.CONSENT_STATUS_UNKNOWN
-            attrs[semconv.CONSENT_DROPPED_REASON] = (
-                f"analytics consent {status}: identity keys dropped"
-            )
+            dropped = [key for key in _IDENTITY_KEYS if attrs.pop(key, None) is not None]
+            if dropped or values.get("identity") is not None:
+                status = consent.status if consent is not None else "unknown"
+                attrs[semconv.CONSENT_DROPPED_REASON] = (
+                    f"analytics consent {status}: identity keys dropped"
+                )
     return attrs
 
 

@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,14 +154,16 @@ class Leadtrace:
 
     @contextmanager
     def activate(self) -> Iterator[Leadtrace]:
-        """Make the module-level API use this handle inside the block (tests, multi-tenant)."""
-        with _lock:
-            _active.append(self)
+        """Make the module-level API use this handle inside the block (tests, multi-tenant).
+
+        The switch is context-local: it follows the block's thread and the asyncio tasks it
+        starts, never other threads.
+        """
+        token = _active.set((*_active.get(), self))
         try:
             yield self
         finally:
-            with _lock:
-                _active.remove(self)
+            _active.reset(token)
 
     def finished_spans(self) -> list[Any]:
         """Spans captured in memory (local handles without exporters only)."""
@@ -216,15 +219,16 @@ _UNKNOWN = object()
 _NON_RECORDING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 _lock = threading.Lock()
-_active: list[Leadtrace] = []
+_active: ContextVar[tuple[Leadtrace, ...]] = ContextVar("leadtrace_active", default=())
 _global: Leadtrace | None = None
 _unconfigured: Leadtrace | None = None
 
 
 def current() -> Leadtrace:
     """The handle the module-level API uses now: activated, else global, else unconfigured."""
-    if _active:
-        return _active[-1]
+    active = _active.get()
+    if active:
+        return active[-1]
     if _global is not None:
         return _global
     return _unconfigured_runtime()

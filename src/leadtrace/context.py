@@ -27,6 +27,7 @@ from collections.abc import (
     Mapping,
     MutableMapping,
 )
+from contextvars import Token
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
@@ -260,7 +261,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         new: bool = False,
     ) -> None:
         self._args = (journey_id, parent, campaign, consent, identity, synthetic, started_at, new)
-        self._tokens: list[object] = []
+        self._tokens: dict[_Cell, Token[otel_context.Context]] = {}
 
     def _build(self) -> BusinessContext:
         journey_id, parent, campaign, consent, identity, synthetic, started_at, new = self._args
@@ -278,7 +279,10 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
 
     def __enter__(self) -> BusinessContext:
         value = self._build()
-        self._tokens.append(otel_context.attach(otel_context.set_value(_KEY, _Cell(value))))
+        cell = _Cell(value)
+        # Keyed by the cell this entry attached, so one journey object shared by threads or
+        # tasks (``J = journey(); with J: ...``) detaches exactly what each entry attached.
+        self._tokens[cell] = otel_context.attach(otel_context.set_value(_KEY, cell))
         return value
 
     def __exit__(
@@ -287,7 +291,10 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        otel_context.detach(self._tokens.pop())  # type: ignore[arg-type]
+        cell = otel_context.get_value(_KEY)
+        token = self._tokens.pop(cell, None) if isinstance(cell, _Cell) else None
+        if token is not None:
+            otel_context.detach(token)
 
     async def __aenter__(self) -> BusinessContext:
         return self.__enter__()
@@ -303,7 +310,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
     def _fresh(self) -> journey:
         clone = journey.__new__(journey)
         clone._args = self._args
-        clone._tokens = []
+        clone._tokens = {}
         return clone
 
     @overload
