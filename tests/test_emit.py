@@ -336,3 +336,33 @@ def test_withdrawal_on_the_event_drops_inherited_identity(handle: Leadtrace) -> 
     assert attrs[semconv.CONSENT_DROPPED_REASON] == (
         "analytics consent withdrawn: identity keys dropped"
     )
+
+
+def test_internal_error_log_is_scrubbed(
+    lenient: Leadtrace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A swallowed failure whose message quotes an e-mail is logged without it."""
+
+    def broken(_: object) -> dict[str, object]:
+        raise ValueError("bad input for jane.doe@example.com")
+
+    @leadtrace.stage("lead_routed", result=broken)
+    def route() -> None:
+        return None
+
+    with caplog.at_level(logging.WARNING, logger="leadtrace"):
+        route()
+    assert "leadtrace internal error in stage.result" in caplog.text
+    assert "ValueError: bad input for [redacted]" in caplog.text
+    assert "jane.doe" not in caplog.text
+
+
+def test_unknown_event_names_share_one_metric_label(
+    lenient: Leadtrace, metric_reader: InMemoryMetricReader
+) -> None:
+    """Invalid counts for unregistered names use one overflow label (bounded series)."""
+    for n in range(3):
+        leadtrace.emit(f"made_up_{n}", lead_id="x")
+    assert _counter(metric_reader, "leadtrace.events.invalid") == {
+        ((semconv.EVENT_NAME, "_unknown"),): 3
+    }

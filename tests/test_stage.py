@@ -261,3 +261,34 @@ def test_stage_keeps_function_metadata() -> None:
         """Route a lead."""
 
     assert (route.__name__, route.__doc__) == ("route", "Route a lead.")
+
+
+async def test_async_generator_stage_forwards_asend(handle: Leadtrace) -> None:
+    """Values sent with asend() reach the decorated async generator."""
+
+    @leadtrace.stage("lead_enriched")
+    async def accumulate() -> AsyncIterator[int]:
+        total = 0
+        while True:
+            received = yield total
+            total += received
+
+    agen = accumulate()
+    assert await agen.asend(None) == 0
+    assert await agen.asend(5) == 5
+    assert await agen.asend(2) == 7
+    await agen.aclose()
+    assert _span(handle, "lead_enriched").end_time is not None
+
+
+def test_stage_events_reach_event_hooks(handle: Leadtrace) -> None:
+    """A stage that produces an event (result=) runs the event hooks, like emit()."""
+    seen: list[str] = []
+    handle.on_event(lambda event, attrs: seen.append(event.event_name))
+
+    @leadtrace.stage("consent_captured", result=lambda _: {"consent": {"status": "granted"}})
+    def capture() -> None:
+        return None
+
+    capture()
+    assert seen == ["consent_captured"]

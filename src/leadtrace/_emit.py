@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["coerce_event", "emit", "event_attributes"]
 
 _EMPTY = (None, "", ())
+UNKNOWN_EVENT_LABEL = "_unknown"
+"""Metric label used for event names that are not registered (bounded cardinality)."""
 
 _IDENTITY_KEYS = (
     semconv.IDENTITY_EMAIL_HASH,
@@ -261,7 +263,7 @@ def _emit_event(
             finally:
                 trusted.context = None
         if violations:
-            _record_failed(runtime, name, event_id, violations)
+            _record_failed(runtime, name, event_id, violations, known=cls is not None)
         if runtime.event_hooks and instance is not None:
             for hook in runtime.event_hooks:
                 hook(instance, attrs)
@@ -271,11 +273,18 @@ def _emit_event(
 
 
 def _record_failed(
-    runtime: Leadtrace, name: str, event_id: str, violations: Sequence[Violation]
+    runtime: Leadtrace,
+    name: str,
+    event_id: str,
+    violations: Sequence[Violation],
+    *,
+    known: bool,
 ) -> None:
     from leadtrace.logging import failed_event_log
 
-    runtime.instruments.invalid_events.add(1, {semconv.EVENT_NAME: name})
+    # Unregistered names come from callers: one overflow label keeps the series bounded.
+    label = name if known else UNKNOWN_EVENT_LABEL
+    runtime.instruments.invalid_events.add(1, {semconv.EVENT_NAME: label})
     failed_event_log().warning(
         "failed_event",
         failed_event=name,

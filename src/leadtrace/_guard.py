@@ -13,13 +13,26 @@ import contextlib
 import logging
 import threading
 import time
+import traceback
 
-__all__ = ["internal_error"]
+__all__ = ["describe", "internal_error"]
 
 _log = logging.getLogger("leadtrace")
 _LOG_INTERVAL_S = 60.0
 _last_logged: dict[str, float] = {}
 _lock = threading.Lock()
+
+
+def describe(exc: BaseException) -> str:
+    """Exception type, message and traceback with e-mail addresses and phone numbers redacted.
+
+    The guard also wraps user callables (result mappers, hooks) whose exceptions often quote
+    their input; the log (exported over OTLP when configured) must not carry it.
+    """
+    from leadtrace.scrubbing import scrub_text  # deferred: scrubbing imports this module
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return scrub_text(text.strip())
 
 
 def internal_error(exc: BaseException, where: str) -> None:
@@ -38,6 +51,6 @@ def internal_error(exc: BaseException, where: str) -> None:
         if due:
             _last_logged[where] = now
     if due:
-        _log.warning("leadtrace internal error in %s: %r", where, exc, exc_info=exc)
+        _log.warning("leadtrace internal error in %s: %s", where, describe(exc))
     if runtime.strict:
         raise exc

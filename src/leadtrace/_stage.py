@@ -171,6 +171,9 @@ class _Stage:
                 attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]
                 runtime.instruments.invalid_events.add(1, {semconv.EVENT_NAME: self.name})
             span.set_attributes(attrs)
+            if runtime.event_hooks and instance is not None:
+                for hook in runtime.event_hooks:  # e.g. the consent audit trail
+                    hook(instance, attrs)
         except EventValidationError:
             raise
         except Exception as exc:
@@ -210,19 +213,27 @@ def stage(
         if inspect.isasyncgenfunction(func):
 
             @functools.wraps(func)
-            async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+            def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+                # Returns the scoped generator itself (no extra layer), so asend/athrow
+                # reach the user's generator; the span starts with the first step.
                 attrs = spec.attributes(args, kwargs)
-                span = current().tracer.start_span(name, attributes=attrs)
-                try:
-                    async for item in scoped_async_generator(
-                        func(*args, **kwargs), lambda: _use(span)
-                    ):
-                        yield item
-                except Exception as exc:
-                    spec.failed(span, exc)
-                    raise
-                finally:
-                    span.end()
+                spans: list[Span] = []
+
+                def scope() -> Any:
+                    if not spans:
+                        spans.append(current().tracer.start_span(name, attributes=attrs))
+                    return _use(spans[0])
+
+                def finish() -> None:
+                    if spans:
+                        spans[0].end()
+
+                return scoped_async_generator(
+                    func(*args, **kwargs),
+                    scope,
+                    on_error=lambda exc: spec.failed(spans[0], exc),
+                    on_finish=finish,
+                )
 
             return cast(F, agen_wrapper)
 

@@ -38,26 +38,42 @@ def scoped_generator(gen: Generator[Any, Any, Any], scope: Scope) -> Generator[A
 
 
 async def scoped_async_generator(
-    agen: AsyncGenerator[Any, Any], scope: Scope
+    agen: AsyncGenerator[Any, Any],
+    scope: Scope,
+    on_error: Callable[[Exception], object] | None = None,
+    on_finish: Callable[[], object] | None = None,
 ) -> AsyncGenerator[Any, Any]:
-    """Drive ``agen``, entering ``scope()`` around every step."""
+    """Drive ``agen``, entering ``scope()`` around every step.
+
+    ``asend``/``athrow``/``aclose`` are forwarded to ``agen``. ``on_error`` sees an exception
+    leaving ``agen`` (before it propagates); ``on_finish`` runs once when iteration ends,
+    however it ends.
+    """
     to_send: Any = None
     to_throw: BaseException | None = None
-    while True:
-        with scope():
-            try:
-                if to_throw is not None:
-                    item = await agen.athrow(to_throw)
-                else:
-                    item = await agen.asend(to_send)
-            except StopAsyncIteration:
-                return
-        to_send, to_throw = None, None
-        try:
-            to_send = yield item
-        except GeneratorExit:
+    try:
+        while True:
             with scope():
-                await agen.aclose()
-            raise
-        except BaseException as exc:
-            to_throw = exc
+                try:
+                    if to_throw is not None:
+                        item = await agen.athrow(to_throw)
+                    else:
+                        item = await agen.asend(to_send)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    if on_error is not None:
+                        on_error(exc)
+                    raise
+            to_send, to_throw = None, None
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                with scope():
+                    await agen.aclose()
+                raise
+            except BaseException as exc:
+                to_throw = exc
+    finally:
+        if on_finish is not None:
+            on_finish()

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from leadtrace.errors import ConfigError
+from leadtrace.scrubbing import scrub_text
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
@@ -450,7 +451,7 @@ class ConsentAuditTrail:
                 "consent audit log: %d record(s) lost (%s)%s",
                 count,
                 kind,
-                f": {type(exc).__name__}: {exc}" if exc is not None else "",
+                f": {scrub_text(f'{type(exc).__name__}: {exc}')}" if exc is not None else "",
             )
 
     def _run(self) -> None:

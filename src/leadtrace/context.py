@@ -7,7 +7,7 @@ synthetic flag. The context is a single frozen value under one context key: chea
 (one ``ContextVar`` set) and never visible to vendors, unlike W3C baggage.
 
 Across processes, :func:`inject` and :func:`extract` carry an allow-listed subset in one
-header, ``leadtrace-journey`` (see ``docs/propagation.md``)::
+header, ``leadtrace-journey`` (format in ``docs/journeys.md``)::
 
     leadtrace-journey: v=1;j=7f3c...;t=1764151200000;c=spring;so=google;me=cpc;ch=paid_search;
                        cs=granted;cp=analytics,marketing;s=0

@@ -189,7 +189,9 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=now)
     """When the event happened (timezone-aware); the span's start time."""
     source_system: Annotated[str | None, Attr(semconv.EVENT_SOURCE_SYSTEM)] = None
-    """System that observed it; defaults to the configured service name."""
+    """System that observed it, when not this service (e.g. ``hubspot`` for a webhook).
+
+    When unset the span's resource ``service.name`` names the source; it is not repeated."""
     environment: str | None = None
     """Deployment environment; defaults to the configured one (exported on the resource)."""
     journey_id: Annotated[str | None, Attr(semconv.JOURNEY_ID), Field(max_length=128)] = None

@@ -28,7 +28,7 @@ EVENT_SCHEMA_VERSION: Final = "martech.event.schema_version"
 """SchemaVer (MODEL-REVISION-ADDITION) of the event's schema, e.g. ``1-0-0``."""
 
 EVENT_SOURCE_SYSTEM: Final = "martech.event.source_system"
-"""System that observed the event (defaults to the service name), e.g. ``landing-web``."""
+"""System that observed the event when it is not the exporting service, e.g. ``hubspot``."""
 
 EVENT_LAYER: Final = "martech.event.layer"
 """Layer of the revenue path the event belongs to; one of the ``LAYER_*`` values."""

@@ -122,6 +122,17 @@ def test_too_slow_routing_fails_assert_within(leadtrace_capture: Capture) -> Non
     assert raised.value.layer == "routing"
 
 
+def test_stage_before_its_reference_fails_assert_within(leadtrace_capture: Capture) -> None:
+    """Routing that happened before the submission is reported as out of order."""
+    with synthetic_identity().journey(campaign=CAMPAIGN, consent=CONSENT) as j:
+        leadtrace.emit("lead_routed", lead_id="L-1", routing_rule_id="r1", owner_id="U-7")
+        leadtrace_capture.clock.advance(5)
+        leadtrace.emit("form_submitted", form_id="demo")
+    with pytest.raises(JourneyAssertionError) as raised:
+        leadtrace_capture.journey(j).assert_within("form_submitted", "lead_routed", 300)
+    assert raised.value.arrived == "'lead_routed' 5.000 s before 'form_submitted'"
+
+
 def test_assert_fields_uses_the_contract_and_shows_each_value(leadtrace_capture: Capture) -> None:
     """Without required=, the stage's contract is checked; the message shows present and missing."""
     journey = _journey(leadtrace_capture, score=None)

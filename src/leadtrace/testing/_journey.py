@@ -505,6 +505,15 @@ class Journey:
             start_ns = self.stage(stage_a).start_ns
             label = repr(stage_a)
         elapsed = (end.start_ns - start_ns) / 1e9
+        if elapsed < 0:
+            raise self._error(
+                stage_b,
+                layer_of(end),
+                "out of order",
+                f"{stage_b!r} after {label}",
+                f"{stage_b!r} {-elapsed:.3f} s before {label}",
+                end.service_name,
+            )
         if elapsed > seconds:
             raise self._error(
                 stage_b,
