@@ -49,6 +49,7 @@ __all__ = [
     "Replacement",
     "ScrubbingSpanProcessor",
     "contains_pii",
+    "might_contain_pii",
     "scrub_text",
     "scrub_value",
 ]
@@ -304,6 +305,12 @@ def scrub_text(text: str, _replacer: _Replacer = _MARKER) -> str:
             if rescrubbed != decoded:
                 return rescrubbed
     return cleaned
+
+
+def might_contain_pii(text: str) -> bool:
+    """Cheap check: False means ``text`` holds no e-mail or phone :func:`scrub_text` would
+    redact; True means it may (then :func:`contains_pii` says for sure)."""
+    return _suspect_text(text)
 
 
 def contains_pii(text: str) -> bool:

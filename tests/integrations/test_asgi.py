@@ -370,3 +370,24 @@ async def test_lenient_internal_failure_lets_the_request_through(
     assert response.status_code == 200
     assert response.json()["journey_id"] is None
     assert "web.begin" in caplog.text
+
+
+async def test_consent_given_in_the_handler_reaches_the_server_span(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """annotate(consent=...) in the handler replaces the request's initial 'unknown'."""
+    app = FastAPI()
+
+    @app.post("/consent")
+    async def give_consent() -> dict[str, str]:
+        leadtrace.annotate(
+            consent=leadtrace.ConsentState(status="granted", purposes=frozenset({"analytics"}))
+        )
+        return {"ok": "yes"}
+
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=web.tracer_provider)
+    await clients(app).post(f"/consent?{CAMPAIGN_QUERY}")
+    (server,) = server_spans(web)
+    assert server.attributes[semconv.CONSENT_STATUS] == "granted"
+    assert server.attributes[semconv.CAMPAIGN_CHANNEL] == "paid_search"

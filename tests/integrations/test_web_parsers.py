@@ -119,6 +119,38 @@ def test_cookie_round_trip() -> None:
     assert _fields(decoded) == _fields(_state(first, last))
 
 
+def test_cookie_with_long_non_ascii_values_still_fits() -> None:
+    """Long Cyrillic UTM values never push the cookie past 4 KiB; the first touch survives."""
+    word = "кампания" * 16  # 128 characters, 256 bytes in UTF-8
+    first = Campaign(
+        id="spring",
+        source=word,
+        medium=word,
+        name=word,
+        term=word,
+        content=word,
+        channel="paid_search",
+        touch="first",
+    )
+    last = Campaign(source=word, medium=word, name=word, term=word, content=word, touch="last")
+    value = encode_cookie(_state(first, last), KEY)
+    assert len(value) <= 4096
+    decoded = decode_cookie(value, KEY)
+    assert (decoded.first.id, decoded.first.channel) == ("spring", "paid_search")
+    assert decoded.first.source is not None
+    assert word.startswith(decoded.first.source)
+
+
+def test_queries_with_personal_data_are_not_cached() -> None:
+    """A query holding an e-mail is parsed but never kept in the parse cache."""
+    from leadtrace.integrations import _request
+
+    _request._parse_query_cached.cache_clear()
+    parse_query("utm_source=google&email=jane%40example.com", {"utm_source"})
+    parse_query("utm_source=google&utm_medium=cpc", {"utm_source"})
+    assert _request._parse_query_cached.cache_info().currsize == 1
+
+
 def test_cookie_signed_with_another_key_is_forged() -> None:
     """A cookie signed with a different key is rejected as forged."""
     value = encode_cookie(_state(Campaign(touch="first"), Campaign(touch="last")), OTHER_KEY)

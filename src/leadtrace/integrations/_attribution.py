@@ -346,17 +346,38 @@ def _campaign_dict(campaign: Campaign) -> dict[str, str]:
     }
 
 
+_ESSENTIAL_FIELDS = ("id", "source", "medium", "channel", "click_id_type")
+
+
 def encode_cookie(state: AttributionState, key: bytes) -> str:
-    """Serialise and sign ``state`` as a cookie value (base64url characters and dots)."""
-    payload = {
-        "j": state.journey_id,
-        "t": int(state.started_at.timestamp() * 1000),
-        "f": _campaign_dict(state.first),
-        "l": _campaign_dict(state.last),
-    }
-    body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
-    signed = f"{_COOKIE_VERSION}.{body}"
-    return f"{signed}.{_signature(key, signed)}"
+    """Serialise and sign ``state`` as a cookie value (base64url characters and dots).
+
+    The value always fits :data:`MAX_COOKIE_VALUE`: when long (e.g. non-ASCII) UTM values
+    would not, the last touch is left out, then the first touch keeps only its essential
+    fields (id, source, medium, channel, click id type), then those are shortened.
+    """
+    first, last = _campaign_dict(state.first), _campaign_dict(state.last)
+    essential = {k: v for k, v in first.items() if k in _ESSENTIAL_FIELDS}
+    attempts = (
+        (first, last),
+        (first, first),
+        (essential, essential),
+        ({k: v[:32] for k, v in essential.items()},) * 2,
+    )
+    value = ""
+    for first_touch, last_touch in attempts:
+        payload = {
+            "j": state.journey_id,
+            "t": int(state.started_at.timestamp() * 1000),
+            "f": first_touch,
+            "l": last_touch,
+        }
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        signed = f"{_COOKIE_VERSION}.{_b64(text.encode('utf-8'))}"
+        value = f"{signed}.{_signature(key, signed)}"
+        if len(value) <= MAX_COOKIE_VALUE:
+            break
+    return value
 
 
 def _campaign_from(data: Any, touch: str) -> Campaign:

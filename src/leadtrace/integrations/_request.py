@@ -12,7 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Final
 from urllib.parse import unquote_plus, urlsplit
+
+from leadtrace.scrubbing import might_contain_pii
 
 __all__ = [
     "MAX_BODY_SCAN",
@@ -120,10 +123,17 @@ def parse_query(raw: str | bytes | None, wanted: Iterable[str]) -> dict[str, str
     if not raw:
         return {}
     cut = raw[: MAX_QUERY * 4] if isinstance(raw, bytes) else raw[:MAX_QUERY]
-    return dict(_parse_query(cut, frozenset(wanted)))
+    names = frozenset(wanted)
+    # Only short queries without personal data are cached: the cache must neither hold
+    # e-mail addresses or phone numbers nor let a client fill memory with long strings.
+    if len(cut) <= _CACHED_QUERY_MAX and not might_contain_pii(to_text(cut, MAX_QUERY)):
+        return dict(_parse_query_cached(cut, names))
+    return dict(_parse_query(cut, names))
 
 
-@lru_cache(maxsize=1024)
+_CACHED_QUERY_MAX: Final = 512
+
+
 def _parse_query(raw: str | bytes, names: frozenset[str]) -> tuple[tuple[str, str], ...]:
     text = to_text(raw, MAX_QUERY)
     result: dict[str, str] = {}
@@ -321,3 +331,6 @@ def _client_trusted(client: str, cidrs: tuple[str, ...]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in net for net in _networks(cidrs))
+
+
+_parse_query_cached = lru_cache(maxsize=1024)(_parse_query)

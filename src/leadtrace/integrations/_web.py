@@ -471,17 +471,28 @@ class WebRequest:
         except Exception as exc:
             internal_error(exc, "web.record_form")
 
-    def exit(self) -> None:
-        """Copy late journey changes (``annotate``) onto the server span and detach."""
+    def sync_server_span(self) -> None:
+        """Copy journey changes made by the handler (``annotate``) onto the server span.
+
+        Called when the response starts: OpenTelemetry ends the server span with the last
+        body chunk, before the middleware regains control.
+        """
         try:
             final = current_journey()
             if final is not None and final is not self.context and self.server_span.is_recording():
-                existing: Mapping[str, Any] = getattr(self.server_span, "attributes", None) or {}
-                missing = {k: v for k, v in final.attributes.items() if k not in existing}
-                if missing:
-                    self.server_span.set_attributes(missing)
+                # What annotate() changed wins over what the request started with (e.g. a
+                # consent granted by the form replaces the initial "unknown").
+                before = self.context.attributes if self.context is not None else {}
+                changed = {k: v for k, v in final.attributes.items() if before.get(k) != v}
+                if changed:
+                    self.server_span.set_attributes(changed)
         except Exception as exc:
-            internal_error(exc, "web.exit")
+            internal_error(exc, "web.sync_server_span")
+
+    def exit(self) -> None:
+        """Copy late journey changes onto the server span (if still open) and detach."""
+        try:
+            self.sync_server_span()
         finally:
             if self._journey is not None:
                 self._journey.__exit__(None, None, None)

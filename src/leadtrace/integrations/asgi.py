@@ -109,18 +109,19 @@ class LeadtraceMiddleware:
 
 
 def _cookie_send(send: Send, web: WebRequest) -> Send:
+    """Wrap ``send``: at the response start, sync the server span and add the cookie."""
     cookie = web.set_cookie
-    if cookie is None:
-        return send
 
     async def send_with_cookie(message: Message) -> None:
         if message.get("type") == "http.response.start":
-            try:
-                headers = list(message.get("headers") or ())
-                headers.append((b"set-cookie", cookie.header().encode("latin-1")))
-                message["headers"] = headers
-            except Exception as exc:
-                internal_error(exc, "asgi.set_cookie")
+            web.sync_server_span()
+            if cookie is not None:
+                try:
+                    headers = list(message.get("headers") or ())
+                    headers.append((b"set-cookie", cookie.header().encode("latin-1")))
+                    message["headers"] = headers
+                except Exception as exc:
+                    internal_error(exc, "asgi.set_cookie")
         await send(message)
 
     return send_with_cookie
