@@ -466,7 +466,9 @@ class ScrubbingSpanProcessor(SpanProcessor):
         attrs = getattr(span, "_attributes", None)
         if attrs is None:
             attrs = span.attributes
-        if attrs and self._suspect_mapping(attrs):
+        # Truth tests go to the containers inside the SDK's bounded types: their own
+        # __len__ is Python code, and this runs on every span.
+        if attrs is not None and getattr(attrs, "_dict", attrs) and self._suspect_mapping(attrs):
             return True
         name = span.name
         if name not in _CLEAN and _suspect_cached(name):
@@ -477,14 +479,14 @@ class ScrubbingSpanProcessor(SpanProcessor):
         events = getattr(span, "_events", None)
         if events is None:
             events = span.events
-        if events:  # iterating the SDK's event list copies it under a lock: only when needed
+        if getattr(events, "_dq", events):  # iterating copies the list under a lock
             for event in events:
                 if event.attributes and self._suspect_mapping(event.attributes):
                     return True
         links = getattr(span, "_links", None)
         if links is None:
             links = span.links
-        if links:
+        if getattr(links, "_dq", links):
             for link in links:
                 if link.attributes and self._suspect_mapping(link.attributes):
                     return True
