@@ -463,12 +463,13 @@ class ScrubbingSpanProcessor(SpanProcessor):
         each call) and skips values already known to be clean (campaign sources, channels,
         routes repeat across spans).
         """
-        attrs = getattr(span, "_attributes", None)
+        attrs: Mapping[str, Any] | None = getattr(span, "_attributes", None)
         if attrs is None:
             attrs = span.attributes
         # Truth tests go to the containers inside the SDK's bounded types: their own
         # __len__ is Python code, and this runs on every span.
-        if attrs is not None and getattr(attrs, "_dict", attrs) and self._suspect_mapping(attrs):
+        stored: Any = getattr(attrs, "_dict", attrs)
+        if stored and attrs is not None and self._suspect_mapping(attrs):
             return True
         name = span.name
         if name not in _CLEAN and _suspect_cached(name):
