@@ -103,6 +103,18 @@ class SetCookie:
             parts.append("Secure")
         return "; ".join(parts)
 
+    def apply(self, response: Any) -> None:
+        """Set the cookie on a framework response with a ``set_cookie`` method (Flask, Django)."""
+        response.set_cookie(
+            self.name,
+            self.value,
+            max_age=self.max_age,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="Lax",
+        )
+
 
 def request_from_asgi(scope: Mapping[str, Any]) -> RequestInfo:
     """A :class:`RequestInfo` from an ASGI HTTP ``scope``."""

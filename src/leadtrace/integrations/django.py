@@ -114,17 +114,8 @@ class LeadtraceMiddleware:
         try:
             if request.method in _FORM_METHODS and is_form(request.content_type):
                 _record_form(web, request)
-            cookie = web.set_cookie
-            if cookie is not None:
-                response.set_cookie(
-                    cookie.name,
-                    cookie.value,
-                    max_age=cookie.max_age,
-                    path="/",
-                    secure=cookie.secure,
-                    httponly=True,
-                    samesite="Lax",
-                )
+            if web.set_cookie is not None:
+                web.set_cookie.apply(response)
         except Exception as exc:
             internal_error(exc, "django.finish")
 

@@ -96,17 +96,8 @@ def init_app(
             return response
         try:
             _record_form(web)
-            cookie = web.set_cookie
-            if cookie is not None:
-                response.set_cookie(
-                    cookie.name,
-                    cookie.value,
-                    max_age=cookie.max_age,
-                    path="/",
-                    secure=cookie.secure,
-                    httponly=True,
-                    samesite="Lax",
-                )
+            if web.set_cookie is not None:
+                web.set_cookie.apply(response)
         except Exception as exc:
             internal_error(exc, "flask.after_request")
         return response

@@ -7,6 +7,7 @@ the first broken stage, its layer, what was expected and what arrived.
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -252,7 +253,7 @@ def _parse_iso(value: Any) -> int | None:
         return None
 
 
-class SpanSource:
+class SpanSource(abc.ABC):
     """Finished spans plus the assertion API; the capture and the receiver both are one.
 
     Subclasses provide :meth:`records` (spans in journey order) and :meth:`reset`.
@@ -260,13 +261,13 @@ class SpanSource:
 
     contracts: Contracts
 
+    @abc.abstractmethod
     def records(self) -> list[SpanRecord]:
         """Every span received, in order (start order, then arrival)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def reset(self) -> None:
         """Forget every span received so far."""
-        raise NotImplementedError
 
     def spans(self, name: str | None = None) -> list[SpanRecord]:
         """Every span, or those named ``name``."""
