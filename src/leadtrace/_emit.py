@@ -170,13 +170,13 @@ def event_attributes(
         attrs = base.copy()
     else:
         attrs = dict(_class_attributes(cls))
-    own: dict[str, Any] = {}
-    plan_for(cls).write(instance, own)
+    plan = plan_for(cls)
+    plan.write(instance, attrs)
     if scrubber is not None:
-        redacted = scrubber.scrub_attributes(own)
+        # Only the event's own fields are new here; the base was scrubbed with the journey.
+        redacted = scrubber.scrub_keys(attrs, plan.attribute_names)
         if redacted:
-            own[semconv.REDACTED] = sorted({*redacted, *attrs.get(semconv.REDACTED, ())})
-    attrs.update(own)
+            attrs[semconv.REDACTED] = sorted({*redacted, *attrs.get(semconv.REDACTED, ())})
     values = instance.__dict__
     own_consent = values.get("consent")
     if values.get("identity") is not None or own_consent is not None:

@@ -610,6 +610,8 @@ class AttributePlan:
     flags: tuple[tuple[str, str], ...]
     datetimes: tuple[tuple[str, str], ...]
     nested: tuple[tuple[str, AttributePlan], ...]
+    attribute_names: tuple[str, ...]
+    """Every attribute this plan can write, nested models included."""
 
     def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
         """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
@@ -641,12 +643,17 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
     def of(kind: str) -> tuple[tuple[str, str], ...]:
         return tuple((fs.field, fs.attribute) for fs in spec if fs.kind == kind)
 
+    nested = tuple((fs.field, compile_plan(fs.nested)) for fs in spec if fs.kind == "model")
+    names = [fs.attribute for fs in spec if fs.kind != "model"]
+    for _, plan in nested:
+        names.extend(plan.attribute_names)
     return AttributePlan(
         scalars=of("scalar"),
         sequences=of("sequence"),
         flags=of("bool_true"),
         datetimes=of("datetime"),
-        nested=tuple((fs.field, compile_plan(fs.nested)) for fs in spec if fs.kind == "model"),
+        nested=nested,
+        attribute_names=tuple(names),
     )
 
 

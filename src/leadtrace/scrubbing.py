@@ -423,6 +423,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
     ) -> None:
         self._safe = frozenset(safe_keys)
         self._shapes: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
+        self._key_plans: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -441,6 +442,53 @@ class ScrubbingSpanProcessor(SpanProcessor):
         if cleaned is not None:
             attrs.update(cleaned)
         return keys
+
+    def scrub_keys(self, attrs: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+        """Like :meth:`scrub_attributes`, looking only at ``keys`` of ``attrs``.
+
+        ``emit()`` passes the attribute names its event class can write: the rest of the
+        dict came from the journey and was scrubbed once already.
+        """
+        scan = self._key_plans.get(keys)
+        if scan is None:
+            scan = self._key_plans[keys] = (
+                tuple(k for k in keys if k not in self._safe and k not in ID_KEYS),
+                tuple(k for k in keys if k in ID_KEYS),
+            )
+            if len(self._key_plans) > _SHAPES_MAX:
+                self._key_plans.clear()
+        scanned, ids = scan
+        suspect = False
+        for key in ids:
+            value = attrs.get(key)
+            if (
+                value.__class__ is str
+                and ("@" in value or "+" in value or "%" in value or " " in value)
+                and _suspect_text(value)
+            ):
+                suspect = True
+                break
+        if not suspect:
+            for key in scanned:
+                value = attrs.get(key)
+                if value is None:
+                    continue
+                if value.__class__ is str:
+                    if value not in _CLEAN and _suspect_cached(value):
+                        suspect = True
+                        break
+                elif isinstance(value, (tuple, list)) and any(
+                    isinstance(v, str) and _suspect_cached(v) for v in value
+                ):
+                    suspect = True
+                    break
+        if not suspect:
+            return []
+        subset = {k: attrs[k] for k in keys if k in attrs}
+        cleaned, redacted = _clean_mapping(subset, self._safe, self._replacer)
+        if cleaned is not None:
+            attrs.update(cleaned)
+        return redacted
 
     def trusted(self, span: Any) -> _Trusted:
         """Context in which ``span`` ends without a scan (its attributes were pre-scrubbed)."""
