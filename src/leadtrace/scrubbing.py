@@ -423,7 +423,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
     ) -> None:
         self._safe = frozenset(safe_keys)
         self._shapes: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
-        self._key_plans: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._key_plans: dict[int, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
         self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -449,15 +449,18 @@ class ScrubbingSpanProcessor(SpanProcessor):
         ``emit()`` passes the attribute names its event class can write: the rest of the
         dict came from the journey and was scrubbed once already.
         """
-        scan = self._key_plans.get(keys)
-        if scan is None:
-            scan = self._key_plans[keys] = (
+        # Keyed by identity: callers pass the same long-lived tuple (one per event class),
+        # and hashing a tuple of strings on every event is not free.
+        scan = self._key_plans.get(id(keys))
+        if scan is None or scan[0] is not keys:
+            scan = self._key_plans[id(keys)] = (
+                keys,
                 tuple(k for k in keys if k not in self._safe and k not in ID_KEYS),
                 tuple(k for k in keys if k in ID_KEYS),
             )
             if len(self._key_plans) > _SHAPES_MAX:
                 self._key_plans.clear()
-        scanned, ids = scan
+        _, scanned, ids = scan
         suspect = False
         for key in ids:
             value = attrs.get(key)
