@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
+from _metrics import counter_points
 from leadtrace._cli import cli
 from leadtrace._runtime import Leadtrace
 from leadtrace.audit import (
@@ -26,20 +27,6 @@ from leadtrace.consent import ConsentState, verify_audit_log
 from leadtrace.errors import ConfigError
 
 GRANTED = ConsentState(status="granted", purposes=frozenset({"analytics"}), source="banner")
-
-
-def _counter(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:
-    data = reader.get_metrics_data()
-    points: dict[tuple[tuple[str, Any], ...], int] = {}
-    if data is None:
-        return points
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    for p in metric.data.data_points:
-                        points[tuple(sorted(p.attributes.items()))] = p.value
-    return points
 
 
 def _write_log(path: Path, count: int = 5, **configure: Any) -> Leadtrace:
@@ -241,7 +228,7 @@ def test_write_failures_are_counted_and_never_raised(
     assert trail.flush(5)
     trail.close()
     assert sink.calls == 2
-    assert _counter(metric_reader, "leadtrace.consent.audit.failures") == {
+    assert counter_points(metric_reader, "leadtrace.consent.audit.failures") == {
         (("error.type", "write_error"),): 1
     }
 
@@ -255,7 +242,7 @@ def test_full_queue_drops_are_counted(
     lenient.on_event(trail)
     for _ in range(3):
         leadtrace.emit("consent_captured", consent=GRANTED)
-    assert _counter(metric_reader, "leadtrace.consent.audit.failures") == {
+    assert counter_points(metric_reader, "leadtrace.consent.audit.failures") == {
         (("error.type", "queue_full"),): 2
     }
 

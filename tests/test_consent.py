@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
+from _metrics import counter_points
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.consent import (
@@ -93,20 +94,6 @@ REAL_CMP_STRING = (
     "PF36pq4KuR4Eu3LBIQdlHOHcTUmw6okVryPsbk2cr7NKJ7PEmnMbO2dYGH9_n93TuZKY7__8___z__-v_v____f_r-"
     "3_3__59X---_e_V399zLv9____39nP___9v-_9_3gAAAAAAAAAAAAAAAAAAA"
 )
-
-
-def _counter(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:
-    data = reader.get_metrics_data()
-    points: dict[tuple[tuple[str, Any], ...], int] = {}
-    if data is None:
-        return points
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    for p in metric.data.data_points:
-                        points[tuple(sorted(p.attributes.items()))] = p.value
-    return points
 
 
 # --- ConsentState --------------------------------------------------------------------------------
@@ -280,7 +267,7 @@ def test_malformed_tcf_cookie_gives_unknown_and_a_counted_error(
     assert parsed.state.status == "unknown"
     assert parsed.errors == ("tcf_malformed",)
     assert parsed.tcf is None
-    assert _counter(metric_reader, "leadtrace.consent.parse_errors") == {
+    assert counter_points(metric_reader, "leadtrace.consent.parse_errors") == {
         (("error.type", "tcf_malformed"),): 1
     }
 

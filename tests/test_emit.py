@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
+from _metrics import counter_points
 from leadtrace import events, semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.errors import EventValidationError
@@ -24,20 +25,6 @@ def _only_span(handle: Leadtrace) -> Any:
     spans = handle.finished_spans()
     assert len(spans) == 1, [s.name for s in spans]
     return spans[0]
-
-
-def _counter(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:
-    data = reader.get_metrics_data()
-    points: dict[tuple[tuple[str, Any], ...], int] = {}
-    if data is None:
-        return points
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    for p in metric.data.data_points:
-                        points[tuple(sorted(p.attributes.items()))] = p.value
-    return points
 
 
 def test_event_becomes_one_span_with_every_attribute(handle: Leadtrace) -> None:
@@ -168,7 +155,7 @@ def test_lenient_mode_keeps_the_valid_part(
         "routing_rule_version:string_type",
         "campaign.channel:literal_error",
     }
-    assert _counter(metric_reader, "leadtrace.events.invalid") == {
+    assert counter_points(metric_reader, "leadtrace.events.invalid") == {
         ((semconv.EVENT_NAME, "lead_routed"),): 1
     }
     records = [json.loads(r.getMessage()) for r in caplog.records]
@@ -202,7 +189,7 @@ def test_lenient_mode_survives_internal_failures(
     monkeypatch.setattr("leadtrace._emit.event_attributes", broken)
     event_id = leadtrace.emit("form_viewed", form_id="f")
     assert len(event_id) == 32
-    points = _counter(metric_reader, "leadtrace.internal_errors")
+    points = counter_points(metric_reader, "leadtrace.internal_errors")
     assert points == {(("error.type", "RuntimeError"), ("where", "emit")): 1}
 
 
@@ -363,6 +350,6 @@ def test_unknown_event_names_share_one_metric_label(
     """Invalid counts for unregistered names use one overflow label (bounded series)."""
     for n in range(3):
         leadtrace.emit(f"made_up_{n}", lead_id="x")
-    assert _counter(metric_reader, "leadtrace.events.invalid") == {
+    assert counter_points(metric_reader, "leadtrace.events.invalid") == {
         ((semconv.EVENT_NAME, "_unknown"),): 3
     }
