@@ -231,6 +231,8 @@ def current() -> Leadtrace:
         return active[-1]
     if _global is not None:
         return _global
+    if _unconfigured is not None:  # checked here too: this runs on every emit()
+        return _unconfigured
     return _unconfigured_runtime()
 
 

@@ -522,11 +522,12 @@ class ScrubbingSpanProcessor(SpanProcessor):
         stored: Any = getattr(attrs, "_dict", attrs)
         if stored and attrs is not None and self._suspect_mapping(attrs):
             return True
-        name = span.name
+        name = getattr(span, "_name", None) or span.name
         if name not in _CLEAN and _suspect_cached(name):
             return True
         status = getattr(span, "_status", None) or span.status
-        if status.description is not None and _suspect_text(status.description):
+        description = getattr(status, "_description", None) or status.description
+        if description is not None and _suspect_text(description):
             return True
         events = getattr(span, "_events", None)
         if events is None:
