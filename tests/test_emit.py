@@ -353,3 +353,12 @@ def test_unknown_event_names_share_one_metric_label(
     assert counter_points(metric_reader, "leadtrace.events.invalid") == {
         ((semconv.EVENT_NAME, "_unknown"),): 3
     }
+
+
+def test_event_own_nested_values_are_scrubbed(handle: Leadtrace) -> None:
+    """An e-mail inside the event's own campaign (not the journey's) is redacted too."""
+    with leadtrace.journey(campaign=leadtrace.Campaign(id="c")):
+        leadtrace.emit("form_viewed", form_id="f", campaign={"id": "c", "content": "a@b.example"})
+    attrs = _only_span(handle).attributes
+    assert attrs[semconv.CAMPAIGN_CONTENT] == "[redacted]"
+    assert attrs[semconv.REDACTED] == (semconv.CAMPAIGN_CONTENT,)

@@ -172,12 +172,15 @@ def event_attributes(
         attrs = dict(_class_attributes(cls))
     plan = plan_for(cls)
     plan.write(instance, attrs)
+    values = instance.__dict__
     if scrubber is not None:
         # Only the event's own fields are new here; the base was scrubbed with the journey.
-        redacted = scrubber.scrub_keys(attrs, plan.attribute_names)
+        redacted = scrubber.scrub_keys(attrs, plan.own_names)
+        for field, nested in plan.nested:
+            if values.get(field) is not None:  # rare: the event carries its own campaign...
+                redacted = [*redacted, *scrubber.scrub_keys(attrs, nested.attribute_names)]
         if redacted:
             attrs[semconv.REDACTED] = sorted({*redacted, *attrs.get(semconv.REDACTED, ())})
-    values = instance.__dict__
     own_consent = values.get("consent")
     if values.get("identity") is not None or own_consent is not None:
         # The event's own consent (e.g. a withdrawal) wins over the journey's, for its own

@@ -612,6 +612,8 @@ class AttributePlan:
     nested: tuple[tuple[str, AttributePlan], ...]
     attribute_names: tuple[str, ...]
     """Every attribute this plan can write, nested models included."""
+    own_names: tuple[str, ...]
+    """The attributes of the model's own (not nested) fields."""
 
     def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
         """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
@@ -644,7 +646,8 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
         return tuple((fs.field, fs.attribute) for fs in spec if fs.kind == kind)
 
     nested = tuple((fs.field, compile_plan(fs.nested)) for fs in spec if fs.kind == "model")
-    names = [fs.attribute for fs in spec if fs.kind != "model"]
+    own = tuple(fs.attribute for fs in spec if fs.kind != "model")
+    names = list(own)
     for _, plan in nested:
         names.extend(plan.attribute_names)
     return AttributePlan(
@@ -654,6 +657,7 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
         datetimes=of("datetime"),
         nested=nested,
         attribute_names=tuple(names),
+        own_names=own,
     )
 
 

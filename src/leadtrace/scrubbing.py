@@ -499,7 +499,8 @@ class ScrubbingSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         """Replace matched values in place before exporters read the span."""
-        if _trusted.context is not None and _trusted.context is span.context:
+        trusted = _trusted.context
+        if trusted is not None and trusted is getattr(span, "_context", None):
             return
         try:
             if self._suspect(span):
