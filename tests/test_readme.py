@@ -12,10 +12,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _clean_env(tmp_path: Path) -> dict[str, str]:
+def _run_script(script: Path | str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a Python script in ``cwd`` with no OTEL_/LEADTRACE_ settings from this machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LEADTRACE_"))}
     env["PYTHONPATH"] = str(ROOT / "src")
-    return env
+    return subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_quickstart_block_runs_and_writes_spans(tmp_path: Path) -> None:
@@ -26,15 +35,7 @@ def test_quickstart_block_runs_and_writes_spans(tmp_path: Path) -> None:
     assert code is not None
     assert len(code.group(1).strip().splitlines()) <= 15
     (tmp_path / "quickstart.py").write_text(code.group(1), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "quickstart.py"],
-        cwd=tmp_path,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_script("quickstart.py", tmp_path)
     assert result.returncode == 0, result.stderr
     spans = [
         json.loads(line)
@@ -50,15 +51,7 @@ def test_quickstart_block_runs_and_writes_spans(tmp_path: Path) -> None:
 
 def test_demo_script_reports_the_journey(tmp_path: Path) -> None:
     """examples/quickstart.py (make demo) prints the stages and finds no raw e-mail."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        cwd=tmp_path,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_script(ROOT / "examples" / "quickstart.py", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "10 spans written to .leadtrace/spans.jsonl" in result.stdout
     assert "sales_acknowledged    sales       True" in result.stdout

@@ -91,17 +91,22 @@ def _validation(name: str, raw: str) -> str | None:
     return value
 
 
-def _hash_key(name: str, raw: str) -> bytes | None:
-    if not raw:
-        return None
-    key = raw.encode("utf-8")
-    if len(key) < MIN_HASH_KEY_BYTES:
-        raise ConfigError(
-            f"setting {name!r} (LEADTRACE_HASH_KEY) must be at least {MIN_HASH_KEY_BYTES} bytes, "
-            f"got {len(key)}; generate one with: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(48))'"
-        )
-    return key
+def _secret(variable: str) -> Callable[[str, str], bytes | None]:
+    """Parser of a secret key setting read from ``variable``: at least 32 bytes, or unset."""
+
+    def parse(name: str, raw: str) -> bytes | None:
+        if not raw:
+            return None
+        key = raw.encode("utf-8")
+        if len(key) < MIN_HASH_KEY_BYTES:
+            raise ConfigError(
+                f"setting {name!r} ({variable}) must be at least {MIN_HASH_KEY_BYTES} bytes, "
+                f"got {len(key)}; generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'"
+            )
+        return key
+
+    return parse
 
 
 _COOKIE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -114,18 +119,6 @@ def _cookie_name(name: str, raw: str) -> str:
             f"setting {name!r} must be 1-64 letters, digits, '_', '-' or '.', got {raw!r}"
         )
     return value
-
-
-def _cookie_key(name: str, raw: str) -> bytes | None:
-    if not raw:
-        return None
-    key = raw.encode("utf-8")
-    if len(key) < MIN_HASH_KEY_BYTES:
-        raise ConfigError(
-            f"setting {name!r} must be at least {MIN_HASH_KEY_BYTES} bytes, got {len(key)}; "
-            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-        )
-    return key
 
 
 def _positive_int(name: str, raw: str) -> int:
@@ -212,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Secret key (>= 32 bytes) for HMAC-SHA256 of e-mail and phone identity keys. Services "
         "sharing the key produce joinable hashes. Required in production.",
-        _hash_key,
+        _secret("LEADTRACE_HASH_KEY"),
     ),
     Setting(
         "propagate_to",
@@ -272,7 +265,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Secret key (>= 32 bytes) that signs the first-touch cookie (HMAC-SHA256). Default: "
         "derived from `hash_key` (the public development key outside production).",
-        _cookie_key,
+        _secret("LEADTRACE_COOKIE_KEY"),
     ),
     Setting(
         "cookie_max_age_days",

@@ -59,13 +59,6 @@ _KEY: Final = otel_context.create_key("leadtrace.journey")
 _MAX_HEADER = 1024
 _MAX_VALUE = 128
 _SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
-_IDENTITY_KEYS = (
-    semconv.IDENTITY_EMAIL_HASH,
-    semconv.IDENTITY_PHONE_HASH,
-    semconv.IDENTITY_ANONYMOUS_ID,
-    semconv.IDENTITY_CONTACT_ID,
-    semconv.IDENTITY_ACCOUNT_ID,
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
