@@ -111,11 +111,6 @@ def set_id_factory(factory: Callable[[], str] | None) -> None:
     _id_factory = factory or _random_id
 
 
-def clock_is_default() -> bool:
-    """Whether timestamps come from the real UTC clock (no test clock set)."""
-    return _clock is _utc_now
-
-
 def set_clock(clock: Callable[[], datetime] | None) -> None:
     """Make default timestamps come from ``clock`` (timezone-aware); None resets to UTC now."""
     global _clock
@@ -671,11 +666,6 @@ def plan_for(model: type[Event]) -> AttributePlan:
     except KeyError:
         plan = _plans[model] = compile_plan(spec_for(model))
         return plan
-
-
-def to_attributes(obj: BaseModel, plan: AttributePlan, out: dict[str, Any]) -> None:
-    """Write the attributes of ``obj`` into ``out`` following ``plan`` (None values skipped)."""
-    plan.write(obj, out)
 
 
 def attribute_names(model: type[Event]) -> dict[str, str]:

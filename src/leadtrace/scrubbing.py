@@ -374,27 +374,9 @@ class _TrustedSpan(threading.local):
 
 _trusted = _TrustedSpan()
 trusted_span = _trusted
-"""This thread's span being ended with pre-scrubbed attributes (see :meth:`trusted`)."""
-
-
-class _Trusted:
-    """Marks one span, on this thread, as already scrubbed while it ends.
-
-    Identified by its SpanContext object: ``on_end`` receives a read-only copy of the span,
-    which shares that object with the original.
-    """
-
-    __slots__ = ("_context", "_previous")
-
-    def __init__(self, span: Any) -> None:
-        self._context = span.get_span_context()
-
-    def __enter__(self) -> None:
-        self._previous = _trusted.context
-        _trusted.context = self._context
-
-    def __exit__(self, *exc: object) -> None:
-        _trusted.context = self._previous
+"""This thread's span being ended with pre-scrubbed attributes: ``emit()`` sets its
+``context`` to the span's SpanContext around ``span.end()``, and :meth:`on_end` then skips
+the scan (it receives a read-only copy that shares that SpanContext object)."""
 
 
 class ScrubbingSpanProcessor(SpanProcessor):
@@ -434,7 +416,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
 
         ``emit()`` builds its span's attributes itself, so it scrubs them here (journey
         attributes once per journey, the event's own fields per event) and then ends the
-        span inside :meth:`trusted`, where :meth:`on_end` does not scan it again.
+        span with :data:`trusted_span` set, so :meth:`on_end` does not scan it again.
         """
         if not self._suspect_mapping(attrs):
             return []
@@ -492,10 +474,6 @@ class ScrubbingSpanProcessor(SpanProcessor):
         if cleaned is not None:
             attrs.update(cleaned)
         return redacted
-
-    def trusted(self, span: Any) -> _Trusted:
-        """Context in which ``span`` ends without a scan (its attributes were pre-scrubbed)."""
-        return _Trusted(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Replace matched values in place before exporters read the span."""
