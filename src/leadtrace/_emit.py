@@ -175,7 +175,7 @@ def event_attributes(
     values = instance.__dict__
     if scrubber is not None:
         # Only the event's own fields are new here; the base was scrubbed with the journey.
-        redacted = scrubber.scrub_keys(attrs, plan.own_names)
+        redacted = scrubber.scrub_keys(attrs, plan.text_names)
         for field, nested in plan.nested:
             if values.get(field) is not None:  # rare: the event carries its own campaign...
                 redacted = [*redacted, *scrubber.scrub_keys(attrs, nested.attribute_names)]
@@ -242,16 +242,13 @@ def _emit_event(
             attrs[semconv.JOURNEY_ELAPSED] = (start_ns - journey.started_at_ns) / 1e9
         required = runtime.contracts.stages.get(name)
         if required:
-            missing = None
-            for key in required:
-                if attrs.get(key) in _EMPTY:
-                    if missing is None:
-                        missing = [key]
-                    else:
-                        missing.append(key)
-            attrs[semconv.QUALITY_COMPLETE] = missing is None
-            if missing is not None:
+            present = [*map(attrs.get, required)]
+            if None in present or "" in present or () in present:
+                missing = [k for k, v in zip(required, present, strict=True) if v in _EMPTY]
+                attrs[semconv.QUALITY_COMPLETE] = False
                 attrs[semconv.QUALITY_MISSING] = missing
+            else:
+                attrs[semconv.QUALITY_COMPLETE] = True
         if violations:
             attrs[semconv.QUALITY_VALID] = False
             attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]

@@ -609,6 +609,9 @@ class AttributePlan:
     """Every attribute this plan can write, nested models included."""
     own_names: tuple[str, ...]
     """The attributes of the model's own (not nested) fields."""
+    text_names: tuple[str, ...] = ()
+    """The own attributes whose values callers supply as text (scalars and sequences): the
+    ones a scrubber has to look at. Flags and timestamps are written by leadtrace."""
 
     def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
         """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
@@ -645,14 +648,17 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
     names = list(own)
     for _, plan in nested:
         names.extend(plan.attribute_names)
+    scalars = of("scalar")
+    sequences = of("sequence")
     return AttributePlan(
-        scalars=of("scalar"),
-        sequences=of("sequence"),
+        scalars=scalars,
+        sequences=sequences,
         flags=of("bool_true"),
         datetimes=of("datetime"),
         nested=nested,
         attribute_names=tuple(names),
         own_names=own,
+        text_names=tuple(attr for _, attr in (*scalars, *sequences)),
     )
 
 

@@ -23,9 +23,12 @@ class BusinessContextSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Fill the span's missing business attributes from the journey in ``parent_context``."""
         try:
-            existing = span.attributes
+            # The SDK's own field: the public property wraps it in a new proxy on every call.
+            existing = getattr(span, "_attributes", None)
+            if existing is None:
+                existing = span.attributes
             # BoundedAttributes goes through Mapping.__contains__; its dict is much faster.
-            present = getattr(existing, "_dict", existing) if existing else None
+            present = getattr(existing, "_dict", existing)
             if present and semconv.JOURNEY_ID in present:
                 return  # built by leadtrace from the journey already (emit, integrations)
             journey = current_journey(parent_context)
