@@ -11,25 +11,16 @@ Three ratios (targets from the core issue):
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import leadtrace
-from benchmarks._harness import compare, machine, print_table
+from benchmarks._harness import Discard, compare, machine, print_table, quiet_batches
 from leadtrace import _runtime, semconv
 from leadtrace.events import LeadRouted
-
-
-class _Discard(SpanExporter):
-    """Accepts every batch and drops it: measures the pipeline, not a network."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def _journey() -> leadtrace.journey:
@@ -54,24 +45,14 @@ EVENT = LeadRouted(
 )
 
 
-# The batch processor's export thread competes for the GIL whenever a batch fills up, which
-# makes timings noisy. Blocks of 1,000 calls never fill a 4,096-span batch; the queues are
-# flushed between blocks, outside the timing. Both variants use the same settings.
-BATCH_ENV = {
-    "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096",
-    "OTEL_BSP_SCHEDULE_DELAY": "60000",
-}
-
-
 def main() -> dict[str, float]:
     """Run the three comparisons, print them, and return the ratios."""
-    os.environ.update(BATCH_ENV)
+    quiet_batches()
     handle = leadtrace.configure(
-        service_name="bench", local=True, span_exporters=[_Discard()], environ={}
+        service_name="bench", local=True, span_exporters=[Discard()], environ={}
     )
     bare_provider = TracerProvider()
-    bare_provider.add_span_processor(BatchSpanProcessor(_Discard()))
+    bare_provider.add_span_processor(BatchSpanProcessor(Discard()))
     bare = bare_provider.get_tracer("bare")
 
     with handle.activate(), _journey():

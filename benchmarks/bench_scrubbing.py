@@ -13,13 +13,13 @@ the processor rewrites the attributes (informational, no target).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from benchmarks._harness import compare, machine, print_table
+from benchmarks._harness import Discard, compare, machine, print_table, quiet_batches
 from leadtrace.scrubbing import ScrubbingSpanProcessor
 
 TARGET = 1.10
@@ -53,13 +53,6 @@ WITH_EMAIL = {
 }
 
 
-class _Discard(SpanExporter):
-    """Accepts every batch and drops it: measures the pipeline, not a network."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
-
 def _variants(template: dict[str, Any], count: int) -> list[dict[str, Any]]:
     """``count`` copies of ``template`` with a different lead id (and so URL) in each.
 
@@ -88,11 +81,12 @@ def _span_fn(provider: TracerProvider, attributes: list[dict[str, Any]]) -> Call
 
 def main() -> dict[str, float]:
     """Time the span with and without scrubbing side by side; print and return the ratios."""
+    quiet_batches()
     bare = TracerProvider()
-    bare.add_span_processor(BatchSpanProcessor(_Discard()))
+    bare.add_span_processor(BatchSpanProcessor(Discard()))
     scrubbed = TracerProvider()
     scrubbed.add_span_processor(ScrubbingSpanProcessor())
-    scrubbed.add_span_processor(BatchSpanProcessor(_Discard()))
+    scrubbed.add_span_processor(BatchSpanProcessor(Discard()))
     clean, dirty = _variants(ATTRIBUTES, _DISTINCT), _variants(WITH_EMAIL, _DISTINCT)
     try:
         results = compare(
@@ -101,7 +95,8 @@ def main() -> dict[str, float]:
                 "scrubbed": _span_fn(scrubbed, clean),
                 "bare_email": _span_fn(bare, dirty),
                 "scrubbed_email": _span_fn(scrubbed, dirty),
-            }
+            },
+            between=lambda: (bare.force_flush(), scrubbed.force_flush()),
         )
     finally:
         bare.shutdown()

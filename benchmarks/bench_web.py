@@ -14,28 +14,21 @@ ratio), in batches, round-robin, GC off inside timed blocks. Scenarios:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import leadtrace
-from benchmarks._harness import compare, machine, print_table
+from benchmarks._harness import Discard, compare, machine, print_table, quiet_batches
 from leadtrace.integrations.asgi import LeadtraceMiddleware
 
 QUERY = b"utm_source=google&utm_medium=cpc&utm_campaign=spring-launch&gclid=x1"
 BATCH = 50
 TARGET = 1.15
-
-
-class _Discard(SpanExporter):
-    """Accepts every batch and drops it: measures the pipeline, not a network."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def _app(provider: Any, *, leadtrace_on: bool) -> FastAPI:
@@ -117,11 +110,12 @@ def main() -> dict[str, float]:
     with leadtrace on top (processors + middleware). The first ratio is the overhead the
     issue targets; the second isolates the middleware's share.
     """
+    quiet_batches()
     handle = leadtrace.configure(
-        service_name="bench-web", local=True, span_exporters=[_Discard()], environ={}
+        service_name="bench-web", local=True, span_exporters=[Discard()], environ={}
     )
     bare_provider = TracerProvider()
-    bare_provider.add_span_processor(BatchSpanProcessor(_Discard()))
+    bare_provider.add_span_processor(BatchSpanProcessor(Discard()))
     loop = asyncio.new_event_loop()
     ratios: dict[str, float] = {}
     try:
@@ -145,6 +139,7 @@ def main() -> dict[str, float]:
                     iterations=10,
                     rounds=11,
                     warmup=4,
+                    between=lambda: (handle.force_flush(), bare_provider.force_flush()),
                 )
                 ours, mid, base = results["leadtrace"], results["processors"], results["otel"]
                 ratios[label] = ours.us / base.us

@@ -205,3 +205,45 @@ def test_structlog_processor_scrubs_nested_values() -> None:
         "n": 1,
         "redacted": ["form"],
     }
+
+
+def test_a_shape_whose_value_types_change_is_still_scrubbed() -> None:
+    """Spans of one key shape are checked by a plan built from the first; a later span whose
+    number turned into an address, or whose text turned into a list, is still scrubbed."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("app")
+    tracer.start_span("op", attributes={"n": 1, "tags": "a", "lead.id": "L-1"}).end()
+    tracer.start_span(
+        "op", attributes={"n": "ada@example.com", "tags": "a", "lead.id": "L-1"}
+    ).end()
+    tracer.start_span(
+        "op", attributes={"n": 2, "tags": ["b", "+49 151 1234 5678"], "lead.id": "L-1"}
+    ).end()
+    tracer.start_span(
+        "op", attributes={"n": 3, "tags": "a", semconv.LEAD_ID: "ada@example.com"}
+    ).end()
+    first, number, listed, lead = exporter.get_finished_spans()
+    assert semconv.REDACTED not in first.attributes
+    assert number.attributes["n"] == MARKER
+    assert listed.attributes["tags"] == ("b", MARKER)
+    assert lead.attributes[semconv.LEAD_ID] == MARKER
+
+
+def test_personal_data_split_over_two_values_is_not_joined_into_a_match() -> None:
+    """Values are checked together for speed, but a number is never assembled from parts of
+    two attributes (``phone`` digits in one value, the rest in the next)."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("app")
+    attrs = {"a": "+49 151", "b": "1234", "c": "ada@", "d": "example.com"}
+    tracer.start_span("op", attributes=attrs).end()
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.attributes) == attrs
+
+
+def test_spans_that_are_not_sdk_spans_are_scrubbed_too() -> None:
+    """A ReadableSpan built by hand (no SDK internals to read fast) takes the public path."""
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    span = ReadableSpan(name="op", attributes={"note": "call +49 151 1234 5678"})
+    ScrubbingSpanProcessor().on_end(span)
+    assert span.attributes["note"] == f"call {MARKER}"

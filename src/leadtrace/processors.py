@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
+from leadtrace._spanattrs import add_attributes
 from leadtrace.context import current_journey
 from leadtrace.scrubbing import ScrubbingSpanProcessor
 
@@ -34,12 +35,13 @@ class BusinessContextSpanProcessor(SpanProcessor):
             journey = current_journey(parent_context)
             if journey is None or not span.is_recording():
                 return
+            values = journey.span_attributes()
             if not present:
-                span.set_attributes(journey.attributes)
+                add_attributes(span, values)
                 return
-            missing = {k: v for k, v in journey.attributes.items() if k not in present}
+            missing = {k: v for k, v in values.items() if k not in present}
             if missing:
-                span.set_attributes(missing)
+                add_attributes(span, missing)
         except Exception as exc:
             internal_error(exc, "BusinessContextSpanProcessor.on_start")
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from operator import itemgetter
 from typing import Any, Final, Literal
 from urllib.parse import unquote
 
@@ -81,7 +82,8 @@ _DIGITS8: Final = re.compile(r"[0-9](?:[ \t.\-/()+]{0,3}[0-9]){7}")
 _IPV4: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 # A run of phone characters not glued to a word. The look-behind comes after the first
 # character so the engine keeps its fast scan for the leading character class.
-_RUN: Final = re.compile(r"[0-9+(](?<![\w.\-][0-9+(])[0-9 \t.\-/()+]{7,}")
+# ASCII \w: a few more candidate runs (digits after a non-ASCII letter), a faster scan.
+_RUN: Final = re.compile(r"[0-9+(](?<![\w.\-][0-9+(])[0-9 \t.\-/()+]{7,}", re.ASCII)
 _LABEL_REACH: Final = 40  # how far before a number its label may start ("mobile_phone": ")
 _MIN_DIGITS: Final = 8
 _MAX_DIGITS: Final = 15
@@ -379,6 +381,86 @@ trusted_span = _trusted
 the scan (it receives a read-only copy that shares that SpanContext object)."""
 
 
+def _values_of(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A C-level getter returning the values of ``keys`` as a tuple (any number of keys)."""
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    if keys:
+        only = keys[0]
+        return lambda mapping: (mapping[only],)
+    return lambda mapping: ()
+
+
+_NOT_TEXT: Final = frozenset({int, float, bool, type(None)})
+
+
+class _ShapePlan:
+    """How to check one attribute shape (the keys of a span, in order) for personal data.
+
+    Built on the first span of a shape from its value types: text values are read with one
+    C-level getter and joined by NUL (no pattern matches across it) so one regex pass checks
+    them all; ids get the cheaper id rule; numbers and flags are skipped while they stay
+    numbers. Anything unexpected (a type that changed, a sequence of non-text) falls back to
+    the exact per-value check, so the plan only ever saves work, never changes a verdict.
+    """
+
+    __slots__ = ("_ids", "_others", "_safe", "_seqs", "_shape", "_text")
+
+    def __init__(self, shape: tuple[str, ...], mapping: Mapping[str, Any], safe: frozenset[str]):
+        scanned = [k for k in shape if k not in safe]
+        ids = tuple(k for k in scanned if k in ID_KEYS)
+        rest = [k for k in scanned if k not in ID_KEYS]
+        text = tuple(k for k in rest if mapping[k].__class__ is str)
+        seqs = tuple(k for k in rest if isinstance(mapping[k], (tuple, list)))
+        self._shape = shape
+        self._safe = safe
+        self._text = _values_of(text)
+        self._ids = _values_of(ids)
+        self._seqs = seqs
+        self._others = tuple(k for k in rest if k not in text and k not in seqs)
+
+    def suspect(self, mapping: Mapping[str, Any]) -> bool:
+        """Whether a span of this shape may hold an e-mail address or a phone number."""
+        try:
+            text = "\0".join(self._text(mapping))
+            ids = "\0".join(self._ids(mapping))
+            for key in self._seqs:
+                items = mapping[key]
+                if items.__class__ is str:  # joining a string would split it into letters
+                    return self._suspect_values(mapping)
+                text = text + "\0" + "\0".join(items)
+        except TypeError:  # a value is no longer text
+            return self._suspect_values(mapping)
+        for key in self._others:
+            if mapping[key].__class__ not in _NOT_TEXT:
+                return self._suspect_values(mapping)
+        if ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
+            return True
+        return bool(text) and _suspect_text(text)
+
+    def _suspect_values(self, mapping: Mapping[str, Any]) -> bool:
+        """The exact check, one value at a time."""
+        for key in self._shape:
+            if key in self._safe:
+                continue
+            value = mapping[key]
+            if value.__class__ is str:
+                if key in ID_KEYS:
+                    # An id holds personal data only when written as one (an address, a
+                    # formatted or + number): four substring checks instead of a scan.
+                    if ("@" in value or "+" in value or "%" in value or " " in value) and (
+                        _suspect_text(value)
+                    ):
+                        return True
+                elif value not in _CLEAN and _suspect_cached(value):
+                    return True
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, str) and _suspect_cached(item):
+                        return True
+        return False
+
+
 class ScrubbingSpanProcessor(SpanProcessor):
     """Redacts e-mail and phone values in every span before exporters read it.
 
@@ -404,7 +486,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         key: bytes | None = None,
     ) -> None:
         self._safe = frozenset(safe_keys)
-        self._shapes: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
+        self._shapes: dict[tuple[str, ...], _ShapePlan] = {}
         self._key_plans: dict[int, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
         self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
@@ -489,69 +571,65 @@ class ScrubbingSpanProcessor(SpanProcessor):
     def _suspect(self, span: ReadableSpan) -> bool:
         """Whether any scanned string of the span may hold an e-mail or phone (cheap path).
 
-        Runs on every span: it reads the SDK's fields directly (the public properties copy on
-        each call) and skips values already known to be clean (campaign sources, channels,
-        routes repeat across spans).
+        Runs on every span: it reads the SDK span's own fields (the public properties copy on
+        each call), checks all attributes of a shape with one pattern pass and skips span
+        names already known to be clean.
         """
-        attrs: Mapping[str, Any] | None = getattr(span, "_attributes", None)
-        if attrs is None:
-            attrs = span.attributes
-        # Truth tests go to the containers inside the SDK's bounded types: their own
-        # __len__ is Python code, and this runs on every span.
-        stored: Any = getattr(attrs, "_dict", attrs)
-        if stored and attrs is not None and self._suspect_mapping(attrs):
-            return True
-        name = getattr(span, "_name", None) or span.name
+        try:
+            mapping: dict[str, Any] = span._attributes._dict  # type: ignore[union-attr]
+            name = span._name
+            description = span._status._description
+            events = span._events._dq  # type: ignore[attr-defined]
+            links = span._links._dq  # type: ignore[attr-defined]
+        except AttributeError:  # not an SDK span: go through the public API
+            return self._suspect_public(span)
+        if mapping:
+            plan = self._shapes.get(tuple(mapping))
+            if plan is None:
+                plan = self._new_plan(mapping)
+            if plan.suspect(mapping):
+                return True
         if name not in _CLEAN and _suspect_cached(name):
             return True
-        status = getattr(span, "_status", None) or span.status
-        description = getattr(status, "_description", None) or status.description
         if description is not None and _suspect_text(description):
             return True
-        events = getattr(span, "_events", None)
-        if events is None:
-            events = span.events
-        if getattr(events, "_dq", events):  # iterating copies the list under a lock
-            for event in events:
-                if event.attributes and self._suspect_mapping(event.attributes):
-                    return True
-        links = getattr(span, "_links", None)
-        if links is None:
-            links = span.links
-        if getattr(links, "_dq", links):
-            for link in links:
-                if link.attributes and self._suspect_mapping(link.attributes):
-                    return True
-        return False
+        for event in events:
+            if event.attributes and self._suspect_mapping(event.attributes):
+                return True
+        return any(link.attributes and self._suspect_mapping(link.attributes) for link in links)
+
+    def _suspect_public(self, span: ReadableSpan) -> bool:
+        """:meth:`_suspect` for spans that are not the SDK's own type."""
+        if span.attributes and self._suspect_mapping(span.attributes):
+            return True
+        if span.name and _suspect_cached(span.name):
+            return True
+        description = span.status.description
+        if description is not None and _suspect_text(description):
+            return True
+        for event in span.events:
+            if event.attributes and self._suspect_mapping(event.attributes):
+                return True
+        return any(
+            link.attributes and self._suspect_mapping(link.attributes) for link in span.links
+        )
 
     def _suspect_mapping(self, attrs: Mapping[str, Any]) -> bool:
         backing = getattr(attrs, "_dict", None)
         mapping: Mapping[str, Any] = backing if isinstance(backing, dict) else attrs
+        plan = self._shapes.get(tuple(mapping))
+        if plan is None:
+            plan = self._new_plan(mapping)
+        return plan.suspect(mapping)
+
+    def _new_plan(self, mapping: Mapping[str, Any]) -> _ShapePlan:
+        # Spans of one kind carry the same keys in the same order: sort them once.
         shape = tuple(mapping)
-        keys = self._shapes.get(shape)
-        if keys is None:
-            # Spans of one kind carry the same keys in the same order: filter them once.
-            keys = tuple((k, k in ID_KEYS) for k in shape if k not in self._safe)
-            if len(self._shapes) >= _SHAPES_MAX:
-                self._shapes.clear()
-            self._shapes[shape] = keys
-        for key, is_id in keys:
-            value = mapping[key]
-            if value.__class__ is str:
-                if is_id:
-                    # An id holds personal data only when written as one (an address, a
-                    # formatted or + number): four substring checks instead of a scan.
-                    if ("@" in value or "+" in value or "%" in value or " " in value) and (
-                        _suspect_text(value)
-                    ):
-                        return True
-                elif value not in _CLEAN and _suspect_cached(value):
-                    return True
-            elif isinstance(value, (tuple, list)):
-                for item in value:
-                    if isinstance(item, str) and _suspect_cached(item):
-                        return True
-        return False
+        plan = _ShapePlan(shape, mapping, self._safe)
+        if len(self._shapes) >= _SHAPES_MAX:
+            self._shapes.clear()
+        self._shapes[shape] = plan
+        return plan
 
     def _scrub(self, span: ReadableSpan) -> None:
         replacer = self._replacer

@@ -29,6 +29,7 @@ from leadtrace._config import MIN_HASH_KEY_BYTES, Settings
 from leadtrace._emit import emit_with
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
+from leadtrace._spanattrs import add_attributes
 from leadtrace.consent import ConsentState, consent_from_request
 from leadtrace.context import BusinessContext, current_journey, extract, journey
 from leadtrace.errors import ConfigError
@@ -371,7 +372,7 @@ class WebJourneys:
                 counter.add(1, {"reason": reason})
 
         if server_span.is_recording():
-            attrs: dict[str, Any] = dict(ctx.attributes)
+            attrs: dict[str, Any] = dict(ctx.span_attributes())
             attrs[semconv.JOURNEY_ORIGIN] = origin
             attrs[semconv.CAMPAIGN_COOKIE] = cookie_status
             if last is not None and not (
@@ -380,7 +381,7 @@ class WebJourneys:
                 attrs.update(last_touch_attributes(last))
             if referrer is not None:
                 attrs[semconv.SESSION_REFERRER_HOST] = referrer
-            server_span.set_attributes(attrs)
+            add_attributes(server_span, attrs)  # all text: span-ready as they are
 
         session_events = (
             self._session_events if self._session_events is not None else settings.session_events
@@ -494,10 +495,11 @@ class WebRequest:
             if final is not None and final is not self.context and self.server_span.is_recording():
                 # What annotate() changed wins over what the request started with (e.g. a
                 # consent granted by the form replaces the initial "unknown").
-                before = self.context.attributes if self.context is not None else {}
-                changed = {k: v for k, v in final.attributes.items() if before.get(k) != v}
+                before = self.context.span_attributes() if self.context is not None else {}
+                after = final.span_attributes()
+                changed = {k: v for k, v in after.items() if before.get(k) != v}
                 if changed:
-                    self.server_span.set_attributes(changed)
+                    add_attributes(self.server_span, changed)
         except Exception as exc:
             internal_error(exc, "web.sync_server_span")
 

@@ -1,0 +1,43 @@
+"""Setting attributes leadtrace built itself on SDK spans without validating each one again.
+
+The SDK checks every value passed to ``set_attributes`` (type, sequence contents, limits):
+about a microsecond per attribute, paid on every span the business-context processor fills.
+leadtrace's own attributes are valid by construction (text, numbers, flags, tuples of text),
+so when the span is the SDK's own type, still recording, without a value-length limit and
+with room under its attribute-count limit, they go straight into its attribute dict under
+the span's lock. Anything else (another span type, a limit that could truncate or drop)
+takes ``set_attributes``, so the result is the same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.trace import Span
+
+__all__ = ["add_attributes", "span_ready"]
+
+
+def span_ready(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """``attributes`` as the SDK stores them: sequences become tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in attributes.items()}
+
+
+def add_attributes(span: Span, attributes: Mapping[str, Any]) -> None:
+    """Set ``attributes`` (valid values, sequences as tuples: see :func:`span_ready`)."""
+    stored: Any = getattr(span, "_attributes", None)
+    lock: Any = getattr(span, "_lock", None)
+    if (
+        stored.__class__ is BoundedAttributes
+        and lock is not None
+        and stored.max_value_len is None
+        and not stored._immutable
+        and (stored.maxlen is None or len(stored._dict) + len(attributes) <= stored.maxlen)
+    ):
+        with lock:
+            if getattr(span, "_end_time", None) is None:
+                stored._dict.update(attributes)
+                return
+    span.set_attributes(attributes)
