@@ -247,3 +247,14 @@ def test_spans_that_are_not_sdk_spans_are_scrubbed_too() -> None:
     span = ReadableSpan(name="op", attributes={"note": "call +49 151 1234 5678"})
     ScrubbingSpanProcessor().on_end(span)
     assert span.attributes["note"] == f"call {MARKER}"
+
+
+def test_network_addresses_take_the_id_rule() -> None:
+    """An IP address is left alone; an address field holding an e-mail is still redacted."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("asgi")
+    tracer.start_span("GET /", attributes={"client.address": "198.51.100.7"}).end()
+    tracer.start_span("GET /", attributes={"server.address": "ada@example.com"}).end()
+    ip, mail = exporter.get_finished_spans()
+    assert dict(ip.attributes) == {"client.address": "198.51.100.7"}
+    assert mail.attributes["server.address"] == MARKER

@@ -167,12 +167,24 @@ ID_KEYS: frozenset[str] = frozenset(
         semconv.CRM_RECORD_ID,
         "messaging.message.id",
         "enduser.id",
+        # Network addresses (IPs, host names): an IPv4 address is a run of digits and dots
+        # that the phone check would otherwise have to rule out on every server span.
+        "client.address",
+        "server.address",
+        "network.peer.address",
+        "network.local.address",
+        "net.peer.ip",
+        "net.peer.name",
+        "net.host.ip",
+        "net.host.name",
+        "http.host",
+        "http.client_ip",
     }
 )
-"""Keys holding ids that callers or other systems supply: scanned only when the value has an
-``@``, ``+``, ``%`` or a space, the marks of an address or a written phone number (some CRMs
-key records by e-mail, and routing tools often name owners by their e-mail; a bare digit id
-is never taken for a phone anyway)."""
+"""Keys holding ids or network addresses that callers or other systems supply: scanned only
+when the value has an ``@``, ``+``, ``%`` or a space, the marks of an address or a written
+phone number (some CRMs key records by e-mail, and routing tools often name owners by their
+e-mail; a bare digit id or an IP address is never taken for a phone anyway)."""
 
 
 def _digits(text: str) -> int:
