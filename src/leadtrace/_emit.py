@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from leadtrace import events, semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import current
+from leadtrace._spanattrs import add_attributes
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import EventValidationError, Violation
 from leadtrace.events import Event, UnknownEventError, get, new_event_id, plan_for
@@ -59,11 +60,24 @@ def emit(event: Event | str | type[Event], /, **fields: Any) -> str:
         EventValidationError: strict mode only: names the event, the field and the rule.
     """
     runtime = current()
-    if not fields and isinstance(event, Event):
-        if not runtime.enabled:
-            return event.event_id  # nothing records: a built event is already valid
-        return _emit_event(runtime, type(event), event.event_name, event, event.event_id, ())
+    cls: type = type(event)
+    if not fields and (cls in _EVENT_TYPES or _is_event_type(cls)):
+        if not (runtime._enabled or runtime.enabled):
+            return event.event_id  # type: ignore[union-attr]  # nothing records; it is valid
+        built: Event = event  # type: ignore[assignment]
+        return _emit_event(runtime, built.__class__, built.event_name, built, built.event_id, ())
     return emit_with(runtime, event, fields)
+
+
+_EVENT_TYPES: set[type] = set()
+"""Event classes seen by emit(): a set lookup instead of an ABC isinstance check per call."""
+
+
+def _is_event_type(cls: type) -> bool:
+    if issubclass(cls, Event):
+        _EVENT_TYPES.add(cls)
+        return True
+    return False
 
 
 def _violations(exc: ValidationError) -> list[Violation]:
@@ -165,7 +179,7 @@ def event_attributes(
             if scrubber is not None:
                 redacted = scrubber.scrub_attributes(base)
                 if redacted:
-                    base[semconv.REDACTED] = redacted
+                    base[semconv.REDACTED] = tuple(redacted)
             journey.event_bases[cls] = base
         attrs = base.copy()
     else:
@@ -180,7 +194,7 @@ def event_attributes(
             if values.get(field) is not None:  # rare: the event carries its own campaign...
                 redacted = [*redacted, *scrubber.scrub_keys(attrs, nested.attribute_names)]
         if redacted:
-            attrs[semconv.REDACTED] = sorted({*redacted, *attrs.get(semconv.REDACTED, ())})
+            attrs[semconv.REDACTED] = tuple(sorted({*redacted, *attrs.get(semconv.REDACTED, ())}))
     own_consent = values.get("consent")
     if values.get("identity") is not None or own_consent is not None:
         # The event's own consent (e.g. a withdrawal) wins over the journey's, for its own
@@ -244,15 +258,25 @@ def _emit_event(
         if required:
             present = [*map(attrs.get, required)]
             if None in present or "" in present or () in present:
-                missing = [k for k, v in zip(required, present, strict=True) if v in _EMPTY]
+                missing = tuple(k for k, v in zip(required, present, strict=True) if v in _EMPTY)
                 attrs[semconv.QUALITY_COMPLETE] = False
                 attrs[semconv.QUALITY_MISSING] = missing
             else:
                 attrs[semconv.QUALITY_COMPLETE] = True
         if violations:
             attrs[semconv.QUALITY_VALID] = False
-            attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]
-        span = runtime.tracer.start_span(name, attributes=attrs, start_time=start_ns)
+            attrs[semconv.QUALITY_VIOLATIONS] = tuple(str(v) for v in violations)
+        if cls is not None and runtime.attributes_after_start and plan_for(cls).valid:
+            # Every value is a valid attribute already (validated by the event model, built
+            # by leadtrace): start the span with the ones that name it and add the rest
+            # without the SDK checking each value again (see _spanattrs).
+            head = _class_attributes(cls)
+            if journey is not None:
+                head = {**head, semconv.JOURNEY_ID: attrs[semconv.JOURNEY_ID]}
+            span = runtime.tracer.start_span(name, attributes=head, start_time=start_ns)
+            add_attributes(span, attrs)
+        else:
+            span = runtime.tracer.start_span(name, attributes=attrs, start_time=start_ns)
         if scrubber is None:
             span.end(end_time=start_ns)
         else:

@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Tracer, TracerProvider
 
 from leadtrace._config import Settings, resolve_settings
+from leadtrace._spanattrs import attribute_blind
 from leadtrace.errors import ConfigError
 from leadtrace.processors import LeadtraceSpanProcessor
 from leadtrace.quality import Contracts, load_contracts
@@ -119,6 +120,9 @@ class Leadtrace:
         self._shutdown_hooks: list[Callable[[], object]] = []
         self.event_hooks: list[EventHook] = []
         self.scrubber: ScrubbingSpanProcessor | None = _find_scrubber(tracer_provider)
+        # emit() may start its span with a few attributes and add the rest (already valid)
+        # right after, skipping the SDK's per-value checks; only when no sampler reads them.
+        self.attributes_after_start = attribute_blind(self.tracer)
 
     def __repr__(self) -> str:
         where = "local" if self.local else "global"

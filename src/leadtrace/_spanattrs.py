@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.trace import Span
+from opentelemetry.sdk.trace import sampling
+from opentelemetry.trace import Span, Tracer
 
-__all__ = ["add_attributes", "span_ready"]
+__all__ = ["add_attributes", "attribute_blind", "span_ready"]
 
 
 def span_ready(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,3 +42,29 @@ def add_attributes(span: Span, attributes: Mapping[str, Any]) -> None:
                 stored._dict.update(attributes)
                 return
     span.set_attributes(attributes)
+
+
+_BLIND_SAMPLERS = (sampling.StaticSampler, sampling.TraceIdRatioBased)
+_PARENT_DELEGATES = (
+    "_root",
+    "_remote_parent_sampled",
+    "_remote_parent_not_sampled",
+    "_local_parent_sampled",
+    "_local_parent_not_sampled",
+)
+
+
+def attribute_blind(tracer: Tracer) -> bool:
+    """Whether ``tracer`` samples without looking at span attributes.
+
+    True for the SDK's own samplers (always on/off, trace-id ratio, parent-based over
+    those): then attributes may be added right after the span starts instead of at
+    creation. A custom sampler may read them, so it gets every attribute up front.
+    """
+
+    def blind(sampler: object) -> bool:
+        if type(sampler) in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio):
+            return all(blind(getattr(sampler, name, None)) for name in _PARENT_DELEGATES)
+        return type(sampler) in _BLIND_SAMPLERS
+
+    return blind(getattr(tracer, "sampler", None))

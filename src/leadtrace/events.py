@@ -24,7 +24,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
@@ -538,6 +538,9 @@ class FieldSpec:
     attribute: str
     kind: Literal["scalar", "sequence", "datetime", "model", "bool_true"]
     nested: tuple[FieldSpec, ...] = ()
+    valid: bool = True
+    """Whether every value the field's type allows is a valid OpenTelemetry attribute value
+    (text, numbers, flags, sequences of them): then spans need not check it again."""
 
 
 def _model_type(annotation: Any) -> type[BaseModel] | None:
@@ -549,6 +552,27 @@ def _model_type(annotation: Any) -> type[BaseModel] | None:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate
     return None
+
+
+_ATTRIBUTE_TYPES: Final = (str, bool, int, float)
+
+
+def _attribute_typed(annotation: Any, *, in_sequence: bool = False) -> bool:
+    """Whether all values of ``annotation`` are valid attribute values (see FieldSpec.valid)."""
+    if annotation is type(None):
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return _attribute_typed(args[0], in_sequence=in_sequence)
+    if origin is Union or origin is types.UnionType:
+        return all(_attribute_typed(a, in_sequence=in_sequence) for a in args)
+    if origin is Literal:
+        return all(isinstance(a, _ATTRIBUTE_TYPES) for a in args)
+    if origin in (tuple, list, frozenset, set) and not in_sequence:
+        items = [a for a in args if a is not Ellipsis]
+        return bool(items) and all(_attribute_typed(a, in_sequence=True) for a in items)
+    return isinstance(annotation, type) and issubclass(annotation, _ATTRIBUTE_TYPES)
 
 
 def _is_sequence(annotation: Any) -> bool:
@@ -576,7 +600,8 @@ def build_spec(model: type[BaseModel], prefix: str) -> tuple[FieldSpec, ...]:
             kind = "datetime"
         elif name == "synthetic":
             kind = "bool_true"
-        specs.append(FieldSpec(name, attr, kind))
+        valid = kind in ("datetime", "bool_true") or _attribute_typed(info.annotation)
+        specs.append(FieldSpec(name, attr, kind, valid=valid))
     return tuple(specs)
 
 
@@ -612,6 +637,9 @@ class AttributePlan:
     text_names: tuple[str, ...] = ()
     """The own attributes whose values callers supply as text (scalars and sequences): the
     ones a scrubber has to look at. Flags and timestamps are written by leadtrace."""
+    valid: bool = True
+    """Whether every attribute :meth:`write` can produce is a valid OpenTelemetry value as it
+    is (sequences are written as tuples), nested models included."""
 
     def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
         """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
@@ -627,7 +655,7 @@ class AttributePlan:
         for name, attr in self.sequences:
             value = get(name)
             if value:
-                out[attr] = sorted(value) if isinstance(value, frozenset) else list(value)
+                out[attr] = tuple(sorted(value)) if isinstance(value, frozenset) else tuple(value)
         for name, attr in self.flags:
             if get(name):
                 out[attr] = True
@@ -659,6 +687,8 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
         attribute_names=tuple(names),
         own_names=own,
         text_names=tuple(attr for _, attr in (*scalars, *sequences)),
+        valid=all(fs.valid for fs in spec if fs.kind != "model")
+        and all(plan.valid for _, plan in nested),
     )
 
 
