@@ -52,6 +52,9 @@ class Result:
     us: float
 
 
+_SETTLE_S = 0.02
+
+
 def _time_block(fn: Callable[[], object], iterations: int) -> float:
     gc.disable()
     try:
@@ -89,6 +92,10 @@ def compare(
             samples[name].append(_time_block(fn, iterations))
             if between is not None:
                 between()
+                # Let the export thread finish with what the flush handed it (freeing the
+                # spans) before the next block: otherwise that work lands on whichever
+                # variant runs next.
+                time.sleep(_SETTLE_S)
     return {name: Result(name, min(v)) for name, v in samples.items()}
 
 

@@ -39,6 +39,9 @@ class BusinessContextSpanProcessor(SpanProcessor):
             if not present:
                 add_attributes(span, values)
                 return
+            if present.keys().isdisjoint(values):  # usual: another library's span
+                add_attributes(span, values)
+                return
             missing = {k: v for k, v in values.items() if k not in present}
             if missing:
                 add_attributes(span, missing)

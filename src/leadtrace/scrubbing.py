@@ -276,6 +276,9 @@ _CLEAN: set[str] = set()
 _CLEAN_MAX: Final = 4096
 _CLEAN_MAX_LEN: Final = 64  # sources, names, routes repeat; URLs with ids do not
 _SHAPES_MAX: Final = 1024
+_CLEAN_TEXTS: set[str] = set()
+"""Joined text values of spans found clean (never suspect ones), bounded like ``_CLEAN``."""
+_CLEAN_TEXT_MAX_LEN: Final = 512
 
 
 def _suspect_cached(text: str) -> bool:
@@ -448,7 +451,17 @@ class _ShapePlan:
                 return self._suspect_values(mapping)
         if ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
             return True
-        return bool(text) and _suspect_text(text)
+        if not text or text in _CLEAN_TEXTS:
+            return False
+        if _suspect_text(text):
+            return True
+        if len(text) <= _CLEAN_TEXT_MAX_LEN:
+            # Spans of one kind inside one campaign repeat their text exactly (an ASGI send
+            # span, a CRM call); unique ones (a lead id in a URL) just pass through.
+            if len(_CLEAN_TEXTS) >= _CLEAN_MAX:
+                _CLEAN_TEXTS.clear()
+            _CLEAN_TEXTS.add(text)
+        return False
 
     def _suspect_values(self, mapping: Mapping[str, Any]) -> bool:
         """The exact check, one value at a time."""

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -433,9 +434,12 @@ def decode_cookie(value: str, key: bytes) -> AttributionState:
     return AttributionState(journey_id, started_at, first, last)
 
 
+_campaign_key = attrgetter(*_CAMPAIGN_FIELDS)
+
+
 def same_campaign(a: Campaign, b: Campaign) -> bool:
     """Whether two touches describe the same campaign (the ``touch`` label aside)."""
-    return all(getattr(a, name) == getattr(b, name) for name in _CAMPAIGN_FIELDS)
+    return a is b or bool(_campaign_key(a) == _campaign_key(b))
 
 
 def last_touch_attributes(campaign: Campaign) -> dict[str, str]:
