@@ -258,3 +258,18 @@ def test_network_addresses_take_the_id_rule() -> None:
     ip, mail = exporter.get_finished_spans()
     assert dict(ip.attributes) == {"client.address": "198.51.100.7"}
     assert mail.attributes["server.address"] == MARKER
+
+
+def test_clean_value_caches_never_hold_personal_data() -> None:
+    """The caches that let repeated spans skip the pattern pass keep only clean text."""
+    from leadtrace import scrubbing
+
+    provider, _ = _provider()
+    tracer = provider.get_tracer("app")
+    for note in ("ada@example.com", "call +49 151 1234 5678", "plain note", "route /a/b"):
+        tracer.start_span("op", attributes={"note": note, "tag": "x"}).end()
+        tracer.start_span("op", attributes={"note": note}).end()
+    cached = "\n".join([*scrubbing._CLEAN, *scrubbing._CLEAN_TEXTS])
+    assert "plain note" in cached
+    assert "example.com" not in cached
+    assert "1234" not in cached

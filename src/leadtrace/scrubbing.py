@@ -618,10 +618,11 @@ class ScrubbingSpanProcessor(SpanProcessor):
             return True
         if description is not None and _suspect_text(description):
             return True
-        for event in events:
-            if event.attributes and self._suspect_mapping(event.attributes):
-                return True
-        return any(link.attributes and self._suspect_mapping(link.attributes) for link in links)
+        if events or links:
+            for item in (*events, *links):
+                if item.attributes and self._suspect_mapping(item.attributes):
+                    return True
+        return False
 
     def _suspect_public(self, span: ReadableSpan) -> bool:
         """:meth:`_suspect` for spans that are not the SDK's own type."""
