@@ -145,10 +145,10 @@ def test_queries_with_personal_data_are_not_cached() -> None:
     """A query holding an e-mail is parsed but never kept in the parse cache."""
     from leadtrace.integrations import _request
 
-    _request._parse_query_cached.cache_clear()
+    _request._QUERY_CACHE.clear()
     parse_query("utm_source=google&email=jane%40example.com", {"utm_source"})
     parse_query("utm_source=google&utm_medium=cpc", {"utm_source"})
-    assert _request._parse_query_cached.cache_info().currsize == 1
+    assert [key for key, _ in _request._QUERY_CACHE] == ["utm_source=google&utm_medium=cpc"]
 
 
 def test_cookie_signed_with_another_key_is_forged() -> None:

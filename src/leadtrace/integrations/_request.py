@@ -124,14 +124,24 @@ def parse_query(raw: str | bytes | None, wanted: Iterable[str]) -> dict[str, str
         return {}
     cut = raw[: MAX_QUERY * 4] if isinstance(raw, bytes) else raw[:MAX_QUERY]
     names = frozenset(wanted)
-    # Only short queries without personal data are cached: the cache must neither hold
-    # e-mail addresses or phone numbers nor let a client fill memory with long strings.
-    if len(cut) <= _CACHED_QUERY_MAX and not might_contain_pii(to_text(cut, MAX_QUERY)):
-        return dict(_parse_query_cached(cut, names))
-    return dict(_parse_query(cut, names))
+    key = (cut, names)
+    parsed = _QUERY_CACHE.get(key)
+    if parsed is None:
+        parsed = _parse_query(cut, names)
+        # Only short queries without personal data are kept: the cache must neither hold
+        # e-mail addresses or phone numbers nor let a client fill memory with long strings.
+        # (Looking a query up first stores nothing, so the check runs on misses only.)
+        if len(cut) <= _CACHED_QUERY_MAX and not might_contain_pii(to_text(cut, MAX_QUERY)):
+            if len(_QUERY_CACHE) >= _QUERY_CACHE_MAX:
+                _QUERY_CACHE.clear()
+            _QUERY_CACHE[key] = parsed
+    return dict(parsed)
 
 
 _CACHED_QUERY_MAX: Final = 512
+_QUERY_CACHE_MAX: Final = 1024
+_QUERY_CACHE: dict[tuple[str | bytes, frozenset[str]], tuple[tuple[str, str], ...]] = {}
+"""Parsed landing queries (campaign URLs repeat), bounded: cleared when full."""
 
 
 def _parse_query(raw: str | bytes, names: frozenset[str]) -> tuple[tuple[str, str], ...]:
@@ -180,7 +190,7 @@ READ_HEADERS = frozenset(
     }
 )
 """The request headers the web integrations read; others are not even decoded."""
-_READ_HEADERS_BYTES = frozenset(h.encode("ascii") for h in READ_HEADERS)
+_READ_HEADERS_BYTES = {h.encode("ascii"): h for h in READ_HEADERS}
 
 
 def header_map(
@@ -197,11 +207,16 @@ def header_map(
     for count, (name_raw, value_raw) in enumerate(pairs):
         if count >= MAX_HEADERS:
             break
-        if (
-            wanted_bytes is not None
-            and isinstance(name_raw, bytes)
-            and name_raw.lower() not in wanted_bytes
-        ):
+        if wanted_bytes is not None and name_raw.__class__ is bytes:
+            # ASGI: names are bytes; the wanted ones map straight to their text.
+            known = wanted_bytes.get(name_raw.lower())
+            if known is None:
+                continue
+            value = to_text(value_raw, MAX_HEADER_VALUE)
+            if known == "cookie" and known in result:
+                result[known] = f"{result[known]}; {value}"[:MAX_COOKIE_HEADER]
+            elif known not in result:
+                result[known] = value
             continue
         name = to_text(name_raw, 128).strip().lower()
         if wanted is not None and name not in wanted:
@@ -214,10 +229,22 @@ def header_map(
     return result
 
 
+# The common shapes, read without urlsplit: a plain host name or IPv4 address with an
+# optional port, and an http(s) URL starting with one. Anything else (user info, IPv6,
+# whitespace, other schemes) goes through urlsplit.
+_PLAIN_HOST: Final = re.compile(r"([A-Za-z0-9][A-Za-z0-9.\-]{0,252})(?::[0-9]{1,5})?", re.ASCII)
+_PLAIN_URL: Final = re.compile(
+    r"(?i:https?)://([A-Za-z0-9][A-Za-z0-9.\-]{0,252})(?::[0-9]{1,5})?(?:[/?#]|\Z)", re.ASCII
+)
+
+
 def host_of(raw: str | None) -> str | None:
     """Lower-case host of a ``Host`` header value (port removed); None when unusable."""
     if not raw:
         return None
+    plain = _PLAIN_HOST.fullmatch(raw)
+    if plain is not None:
+        return plain.group(1).lower()
     try:
         host = urlsplit(f"//{raw.strip()[:300]}").hostname
     except ValueError:
@@ -229,6 +256,9 @@ def referrer_host(raw: str | None) -> str | None:
     """Lower-case host of a ``Referer`` URL; None when absent, relative or unparsable."""
     if not raw:
         return None
+    plain = _PLAIN_URL.match(raw)
+    if plain is not None:
+        return plain.group(1).lower()
     try:
         host = urlsplit(raw.strip()[:2048]).hostname
     except ValueError:
@@ -331,6 +361,3 @@ def _client_trusted(client: str, cidrs: tuple[str, ...]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in net for net in _networks(cidrs))
-
-
-_parse_query_cached = lru_cache(maxsize=1024)(_parse_query)
