@@ -31,6 +31,7 @@ from leadtrace.integrations._request import (
     client_trusted,
     form_field_names,
     header_map,
+    host_of,
     parse_cookies,
     parse_query,
     referrer_host,
@@ -301,3 +302,51 @@ def test_decode_cookie_only_ever_rejects(raw: str) -> None:
     """Arbitrary text is rejected with CookieRejectedError, never another exception."""
     with pytest.raises(CookieRejectedError):
         decode_cookie(raw, KEY)
+
+
+def _urlsplit_host(raw: str, *, url: bool) -> str | None:
+    """The reference: what urlsplit makes of a Host header or a Referer URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(raw.strip() if url else f"//{raw.strip()}").hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+_host_chars = st.text(alphabet="abcXYZ019.-:_@[]/ ?#%", max_size=40)
+
+
+@given(raw=_host_chars)
+def test_host_fast_path_agrees_with_urlsplit(raw: str) -> None:
+    """Plain host values are read without urlsplit; the answer is the same."""
+    assert host_of(raw) == (_urlsplit_host(raw, url=False) if raw else None)
+
+
+@given(
+    raw=st.builds(
+        lambda scheme, rest: scheme + rest,
+        st.sampled_from(["https://", "http://", "HTTPS://", "ftp://", ""]),
+        _host_chars,
+    )
+)
+def test_referrer_fast_path_agrees_with_urlsplit(raw: str) -> None:
+    """Plain http(s) referrers are read without urlsplit; the answer is the same."""
+    expected = _urlsplit_host(raw, url=True) if raw else None
+    assert referrer_host(raw) == (expected[:253] if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "host"),
+    [
+        ("landing.test", "landing.test"),
+        ("Landing.Test:8080", "landing.test"),
+        ("198.51.100.7:443", "198.51.100.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("user@landing.test", "landing.test"),
+    ],
+)
+def test_host_header_shapes(raw: str, host: str) -> None:
+    """Ports, case, IPv6 brackets and user info are handled as urlsplit does."""
+    assert host_of(raw) == host
