@@ -364,7 +364,9 @@ def _tcf_state(tc_string: str, gpc: bool) -> tuple[TcfConsent, ConsentState]:
     return tcf, _apply_gpc(state) if gpc else state
 
 
-def consent_from_request(headers: Mapping[str, Any], cookies: Mapping[str, Any]) -> ParsedConsent:
+def consent_from_request(
+    headers: Mapping[str, Any], cookies: Mapping[str, Any], *, lower_case_headers: bool = False
+) -> ParsedConsent:
     """Read the consent signals of one request: ``Sec-GPC`` and the ``euconsent-v2`` cookie.
 
     A valid TCF string gives a granted or denied state for the purposes it covers
@@ -375,9 +377,14 @@ def consent_from_request(headers: Mapping[str, Any], cookies: Mapping[str, Any])
     Args:
         headers: request headers (any casing).
         cookies: request cookies by name.
+        lower_case_headers: the header names are all lower case already (as the web
+            integrations pass them): one lookup instead of a case-insensitive scan.
     """
     try:
-        gpc = parse_gpc(_lookup(headers, "Sec-GPC")) if headers else False
+        if lower_case_headers:
+            gpc = parse_gpc(headers.get("sec-gpc"))
+        else:
+            gpc = parse_gpc(_lookup(headers, "Sec-GPC")) if headers else False
         raw_tcf = _lookup(cookies, TCF_COOKIE) if cookies else None
         if not gpc and not raw_tcf:
             return _NO_CONSENT

@@ -76,6 +76,8 @@ clients only, so public traffic cannot hide itself from SLIs."""
 
 _JOURNEY_HEADER = "leadtrace-journey"
 _BAGGAGE_PREFIXES = ("martech.", "leadtrace")
+_BAGGAGE_KEY: Final[str | None] = getattr(baggage, "_BAGGAGE_KEY", None)
+"""Where OpenTelemetry keeps baggage in the context (its own constant; None if it moved)."""
 _MAX_PATH = 1024
 _NO_COOKIE_STATUSES = frozenset({semconv.CONSENT_STATUS_DENIED, semconv.CONSENT_STATUS_WITHDRAWN})
 # Requests without any consent signal still say so on every span (status ``unknown``).
@@ -284,7 +286,7 @@ class WebJourneys:
         rejected: list[str] = []
         trusted = client_trusted(request.client, settings.trusted_networks)
 
-        parsed = consent_from_request(request.headers, request.cookies)
+        parsed = consent_from_request(request.headers, request.cookies, lower_case_headers=True)
         consent = parsed.state
         may_set_cookie = not parsed.gpc and (
             consent is None or consent.status not in _NO_COOKIE_STATUSES
@@ -465,6 +467,8 @@ class WebRequest:
 
     def _drop_inbound_baggage(self) -> None:
         """Remove business-looking W3C baggage a public client sent, before anything reads it."""
+        if _BAGGAGE_KEY is not None and not otel_context.get_value(_BAGGAGE_KEY):
+            return  # the usual case: no baggage at all
         entries = baggage.get_all()
         doomed = [k for k in entries if k.lower().startswith(_BAGGAGE_PREFIXES)]
         if not doomed:
