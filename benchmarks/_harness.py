@@ -71,8 +71,8 @@ def _time_block(fn: Callable[[], object], iterations: int) -> float:
 def compare(
     variants: Mapping[str, Callable[[], object]],
     *,
-    iterations: int = 1000,
-    rounds: int = 25,
+    iterations: int = 200,
+    rounds: int = 100,
     warmup: int = 500,
     between: Callable[[], object] | None = None,
 ) -> dict[str, Result]:

@@ -97,9 +97,6 @@ def main() -> dict[str, float]:
                 "scrubbed_email": _span_fn(scrubbed, dirty),
             },
             between=lambda: (bare.force_flush(), scrubbed.force_flush()),
-            # Short blocks, many rounds: the fastest of 100 is robust to machine noise.
-            iterations=200,
-            rounds=100,
         )
     finally:
         bare.shutdown()
