@@ -19,16 +19,11 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import Span, Tracer
 
-__all__ = ["add_attributes", "attribute_blind", "span_ready"]
-
-
-def span_ready(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """``attributes`` as the SDK stores them: sequences become tuples."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in attributes.items()}
+__all__ = ["add_attributes", "attribute_blind"]
 
 
 def add_attributes(span: Span, attributes: Mapping[str, Any]) -> None:
-    """Set ``attributes`` (valid values, sequences as tuples: see :func:`span_ready`)."""
+    """Set ``attributes``: valid attribute values, sequences as tuples (as the SDK keeps them)."""
     stored: Any = getattr(span, "_attributes", None)
     lock: Any = getattr(span, "_lock", None)
     if (

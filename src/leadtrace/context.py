@@ -37,7 +37,6 @@ from urllib.parse import quote, unquote, urlparse
 from opentelemetry import context as otel_context
 
 from leadtrace import semconv
-from leadtrace._spanattrs import span_ready
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.consent import ConsentState
 from leadtrace.events import Campaign, build_spec, compile_plan, new_event_id, now
@@ -89,26 +88,16 @@ class BusinessContext:
     synthetic: bool = False
     """True for test traffic."""
     attributes: Mapping[str, Any] = field(init=False, compare=False, repr=False)
-    """Span attributes of this context, computed once (identity keys only with consent)."""
+    """Span attributes of this context, computed once (identity keys only with consent).
+    Sequences are tuples, as the SDK stores them, so they go onto spans as they are."""
     started_at_ns: int = field(init=False, compare=False, repr=False)
     event_bases: dict[type, dict[str, Any]] = field(init=False, compare=False, repr=False)
     """Per event class: journey attributes merged with the class's own (filled by emit)."""
 
-    _span_attributes: dict[str, Any] | None = field(init=False, compare=False, repr=False)
-
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_span_attributes", None)
         object.__setattr__(self, "event_bases", {})
         object.__setattr__(self, "started_at_ns", int(self.started_at.timestamp() * 1e9))
         object.__setattr__(self, "attributes", self._build_attributes())
-
-    def span_attributes(self) -> dict[str, Any]:
-        """:attr:`attributes` as the SDK stores them (sequences as tuples), computed once."""
-        cached = self._span_attributes
-        if cached is None:
-            cached = span_ready(self.attributes)
-            object.__setattr__(self, "_span_attributes", cached)
-        return cached
 
     def _build_attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {

@@ -632,8 +632,6 @@ class AttributePlan:
     nested: tuple[tuple[str, AttributePlan], ...]
     attribute_names: tuple[str, ...]
     """Every attribute this plan can write, nested models included."""
-    own_names: tuple[str, ...]
-    """The attributes of the model's own (not nested) fields."""
     text_names: tuple[str, ...] = ()
     """The own attributes whose values callers supply as text (scalars and sequences): the
     ones a scrubber has to look at. Flags and timestamps are written by leadtrace."""
@@ -685,7 +683,6 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
         datetimes=of("datetime"),
         nested=nested,
         attribute_names=tuple(names),
-        own_names=own,
         text_names=tuple(attr for _, attr in (*scalars, *sequences)),
         valid=all(fs.valid for fs in spec if fs.kind != "model")
         and all(plan.valid for _, plan in nested),

@@ -35,7 +35,7 @@ class BusinessContextSpanProcessor(SpanProcessor):
             journey = current_journey(parent_context)
             if journey is None or not span.is_recording():
                 return
-            values = journey.span_attributes()
+            values = journey.attributes
             if not present:
                 add_attributes(span, values)
                 return

@@ -374,7 +374,7 @@ class WebJourneys:
                 counter.add(1, {"reason": reason})
 
         if server_span.is_recording():
-            attrs: dict[str, Any] = dict(ctx.span_attributes())
+            attrs: dict[str, Any] = dict(ctx.attributes)
             attrs[semconv.JOURNEY_ORIGIN] = origin
             attrs[semconv.CAMPAIGN_COOKIE] = cookie_status
             if last is not None and not (
@@ -499,8 +499,8 @@ class WebRequest:
             if final is not None and final is not self.context and self.server_span.is_recording():
                 # What annotate() changed wins over what the request started with (e.g. a
                 # consent granted by the form replaces the initial "unknown").
-                before = self.context.span_attributes() if self.context is not None else {}
-                after = final.span_attributes()
+                before = self.context.attributes if self.context is not None else {}
+                after = final.attributes
                 changed = {k: v for k, v in after.items() if before.get(k) != v}
                 if changed:
                     add_attributes(self.server_span, changed)
