@@ -281,17 +281,43 @@ _CLEAN_TEXTS: set[str] = set()
 _CLEAN_TEXT_MAX_LEN: Final = 512
 
 
-def _suspect_cached(text: str) -> bool:
-    """:func:`_suspect_text`, remembering short clean values (never suspect ones: the cache
-    must not keep personal data alive). Bounded: cleared when full."""
-    if text in _CLEAN:
+def _suspect_cached(text: str, cache: set[str] = _CLEAN, max_len: int = _CLEAN_MAX_LEN) -> bool:
+    """:func:`_suspect_text`, remembering clean texts up to ``max_len`` in ``cache`` (never
+    suspect ones: the cache must not keep personal data alive). Bounded: cleared when full."""
+    if text in cache:
         return False
     if _suspect_text(text):
         return True
-    if len(text) <= _CLEAN_MAX_LEN:
-        if len(_CLEAN) >= _CLEAN_MAX:
-            _CLEAN.clear()
-        _CLEAN.add(text)
+    if len(text) <= max_len:
+        if len(cache) >= _CLEAN_MAX:
+            cache.clear()
+        cache.add(text)
+    return False
+
+
+def _id_suspect(text: str) -> bool:
+    """The id rule: an id holds personal data only when written as one (an address, a
+    formatted or ``+`` number), so four substring checks come before any scan."""
+    return ("@" in text or "+" in text or "%" in text or " " in text) and _suspect_text(text)
+
+
+def _values_suspect(
+    mapping: Mapping[str, Any], scanned: tuple[str, ...], ids: tuple[str, ...]
+) -> bool:
+    """The exact check, one value at a time: ``ids`` under the id rule, ``scanned`` in full."""
+    for key in ids:
+        value = mapping.get(key)
+        if value.__class__ is str and _id_suspect(value):
+            return True
+    for key in scanned:
+        value = mapping.get(key)
+        if value.__class__ is str:
+            if value not in _CLEAN and _suspect_cached(value):
+                return True
+        elif isinstance(value, (tuple, list)) and any(
+            isinstance(v, str) and _suspect_cached(v) for v in value
+        ):
+            return True
     return False
 
 
@@ -419,7 +445,7 @@ class _ShapePlan:
     the exact per-value check, so the plan only ever saves work, never changes a verdict.
     """
 
-    __slots__ = ("_ids", "_others", "_safe", "_seqs", "_shape", "_text")
+    __slots__ = ("_id_keys", "_id_values", "_others", "_scanned", "_seqs", "_text_values")
 
     def __init__(self, shape: tuple[str, ...], mapping: Mapping[str, Any], safe: frozenset[str]):
         scanned = [k for k in shape if k not in safe]
@@ -427,18 +453,18 @@ class _ShapePlan:
         rest = [k for k in scanned if k not in ID_KEYS]
         text = tuple(k for k in rest if mapping[k].__class__ is str)
         seqs = tuple(k for k in rest if isinstance(mapping[k], (tuple, list)))
-        self._shape = shape
-        self._safe = safe
-        self._text = _values_of(text)
-        self._ids = _values_of(ids)
+        self._scanned = tuple(rest)
+        self._id_keys = ids
+        self._text_values = _values_of(text)
+        self._id_values = _values_of(ids)
         self._seqs = seqs
         self._others = tuple(k for k in rest if k not in text and k not in seqs)
 
     def suspect(self, mapping: Mapping[str, Any]) -> bool:
         """Whether a span of this shape may hold an e-mail address or a phone number."""
         try:
-            text = "\0".join(self._text(mapping))
-            ids = "\0".join(self._ids(mapping))
+            text = "\0".join(self._text_values(mapping))
+            ids = "\0".join(self._id_values(mapping))
             for key in self._seqs:
                 items = mapping[key]
                 if items.__class__ is str:  # joining a string would split it into letters
@@ -449,41 +475,15 @@ class _ShapePlan:
         for key in self._others:
             if mapping[key].__class__ not in _NOT_TEXT:
                 return self._suspect_values(mapping)
-        if ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
+        if ids and _id_suspect(ids):
             return True
-        if not text or text in _CLEAN_TEXTS:
-            return False
-        if _suspect_text(text):
-            return True
-        if len(text) <= _CLEAN_TEXT_MAX_LEN:
-            # Spans of one kind inside one campaign repeat their text exactly (an ASGI send
-            # span, a CRM call); unique ones (a lead id in a URL) just pass through.
-            if len(_CLEAN_TEXTS) >= _CLEAN_MAX:
-                _CLEAN_TEXTS.clear()
-            _CLEAN_TEXTS.add(text)
-        return False
+        # Spans of one kind inside one campaign repeat their text exactly (an ASGI send span,
+        # a CRM call) and are remembered as clean; unique ones (a lead id in a URL) pass through.
+        return bool(text) and _suspect_cached(text, _CLEAN_TEXTS, _CLEAN_TEXT_MAX_LEN)
 
     def _suspect_values(self, mapping: Mapping[str, Any]) -> bool:
         """The exact check, one value at a time."""
-        for key in self._shape:
-            if key in self._safe:
-                continue
-            value = mapping[key]
-            if value.__class__ is str:
-                if key in ID_KEYS:
-                    # An id holds personal data only when written as one (an address, a
-                    # formatted or + number): four substring checks instead of a scan.
-                    if ("@" in value or "+" in value or "%" in value or " " in value) and (
-                        _suspect_text(value)
-                    ):
-                        return True
-                elif value not in _CLEAN and _suspect_cached(value):
-                    return True
-            elif isinstance(value, (tuple, list)):
-                for item in value:
-                    if isinstance(item, str) and _suspect_cached(item):
-                        return True
-        return False
+        return _values_suspect(mapping, self._scanned, self._id_keys)
 
 
 class ScrubbingSpanProcessor(SpanProcessor):
@@ -550,31 +550,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
             if len(self._key_plans) > _SHAPES_MAX:
                 self._key_plans.clear()
         _, scanned, ids = scan
-        suspect = False
-        for key in ids:
-            value = attrs.get(key)
-            if (
-                value.__class__ is str
-                and ("@" in value or "+" in value or "%" in value or " " in value)
-                and _suspect_text(value)
-            ):
-                suspect = True
-                break
-        if not suspect:
-            for key in scanned:
-                value = attrs.get(key)
-                if value is None:
-                    continue
-                if value.__class__ is str:
-                    if value not in _CLEAN and _suspect_cached(value):
-                        suspect = True
-                        break
-                elif isinstance(value, (tuple, list)) and any(
-                    isinstance(v, str) and _suspect_cached(v) for v in value
-                ):
-                    suspect = True
-                    break
-        if not suspect:
+        if not _values_suspect(attrs, scanned, ids):
             return []
         subset = {k: attrs[k] for k in keys if k in attrs}
         cleaned, redacted = _clean_mapping(subset, self._safe, self._replacer)
