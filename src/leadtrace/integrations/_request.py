@@ -248,10 +248,7 @@ def host_of(raw: str | None) -> str | None:
     plain = _PLAIN_HOST.fullmatch(raw)
     if plain is not None:
         return plain.group(1).lower()
-    try:
-        host = urlsplit(f"//{raw.strip()[:300]}").hostname
-    except ValueError:
-        return None
+    host = _split_host(f"//{raw.strip()[:300]}")
     return host[:253] if host else None
 
 
@@ -262,14 +259,16 @@ def referrer_host(raw: str | None) -> str | None:
     plain = _PLAIN_URL.match(raw)
     if plain is not None:
         return plain.group(1).lower()
+    host = _split_host(raw.strip()[:2048])
+    return (_CONTROL.sub("", host)[:253] or None) if host else None
+
+
+def _split_host(url: str) -> str | None:
+    """``urlsplit``'s lower-case host of ``url``; None when it has none or cannot be split."""
     try:
-        host = urlsplit(raw.strip()[:2048]).hostname
+        return urlsplit(url).hostname or None
     except ValueError:
         return None
-    if not host:
-        return None
-    host = _CONTROL.sub("", host)[:253]
-    return host or None
 
 
 def field_names(names: Iterable[str]) -> tuple[str, ...]:
