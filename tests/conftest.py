@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-import leadtrace
+from _handles import active_handle
 from leadtrace._runtime import Leadtrace
 
 
@@ -20,29 +20,10 @@ def metric_reader() -> InMemoryMetricReader:
 @pytest.fixture
 def handle(metric_reader: InMemoryMetricReader) -> Iterator[Leadtrace]:
     """A local strict-mode handle, active for the test; spans stay in memory."""
-    h = leadtrace.configure(
-        service_name="test-service",
-        environment="test",
-        local=True,
-        metric_readers=[metric_reader],
-        environ={},
-    )
-    with h.activate():
-        yield h
-    h.shutdown()
+    yield from active_handle(metric_reader)
 
 
 @pytest.fixture
 def lenient(metric_reader: InMemoryMetricReader) -> Iterator[Leadtrace]:
     """A local lenient-mode handle (as in production), active for the test."""
-    h = leadtrace.configure(
-        service_name="test-service",
-        environment="test",
-        validation="lenient",
-        local=True,
-        metric_readers=[metric_reader],
-        environ={},
-    )
-    with h.activate():
-        yield h
-    h.shutdown()
+    yield from active_handle(metric_reader, validation="lenient")

@@ -12,24 +12,14 @@ from _webtest import Received, VendorServer
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-import leadtrace
+from _handles import active_handle
 from leadtrace._runtime import Leadtrace
 
 
 @pytest.fixture
 def web(metric_reader: InMemoryMetricReader) -> Iterator[Leadtrace]:
     """A local strict handle whose propagate_to allows only ``localhost`` (not 127.0.0.1)."""
-    h = leadtrace.configure(
-        service_name="landing-web",
-        environment="test",
-        local=True,
-        propagate_to=["localhost"],
-        metric_readers=[metric_reader],
-        environ={},
-    )
-    with h.activate():
-        yield h
-    h.shutdown()
+    yield from active_handle(metric_reader, service_name="landing-web", propagate_to=["localhost"])
 
 
 @pytest.fixture
