@@ -18,6 +18,21 @@ EMAIL_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=november-dige
 UNTRUSTED = "203.0.113.9"
 """A public client address (TEST-NET-3), outside the default trusted networks."""
 
+BAD_REQUESTS: list[tuple[str, dict[str, str]]] = [
+    ("utm_source=" + "x" * 100_000, {}),
+    ("utm_medium=a&utm_medium=b&" + "&".join(["k=v"] * 5000), {}),
+    ("utm_campaign=a&utm_campaign=b&" + "&".join(["k=v"] * 5000), {}),
+    ("utm_source=%FF%FE%00bad", {}),
+    ("", {"Cookie": "leadtrace_touch=" + "A" * 9000}),
+    ("", {"cookie": "leadtrace_touch=" + "A" * 9000}),
+    ("", {"Cookie": "euconsent-v2=not-a-tcf-string!"}),
+    ("", {"cookie": "euconsent-v2=not-a-tcf-string!; leadtrace_touch=v1.x.y"}),
+    ("", {"REFERER": "http://[broken", "sec-gpc": "1"}),
+    ("", {"referer": "http://[broken", "Sec-GPC": "1"}),
+]
+"""Hostile ``(query, headers)`` pairs for the WSGI test clients: huge and repeated parameters,
+bad bytes, oversized and malformed cookies, a broken referrer, in mixed header casing."""
+
 
 @dataclass
 class Received:
