@@ -87,8 +87,13 @@ def compare(
     if between is not None:
         between()
     samples: dict[str, list[float]] = {name: [] for name in variants}
+    lead_in = max(1, iterations // 10)
     for _ in range(rounds):
         for name, fn in variants.items():
+            # A few untimed calls first: after the settle pause below the CPU is idle, and
+            # whichever variant ran first would otherwise pay for waking it up.
+            for _ in range(lead_in):
+                fn()
             samples[name].append(_time_block(fn, iterations))
             if between is not None:
                 between()

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -264,12 +266,66 @@ def test_clean_value_caches_never_hold_personal_data() -> None:
     """The caches that let repeated spans skip the pattern pass keep only clean text."""
     from leadtrace import scrubbing
 
+    scrubbing._CLEAN.clear()
+    scrubbing._CLEAN_TEXTS.clear()
     provider, _ = _provider()
     tracer = provider.get_tracer("app")
     for note in ("ada@example.com", "call +49 151 1234 5678", "plain note", "route /a/b"):
         tracer.start_span("op", attributes={"note": note, "tag": "x"}).end()
         tracer.start_span("op", attributes={"note": note}).end()
-    cached = "\n".join([*scrubbing._CLEAN, *scrubbing._CLEAN_TEXTS])
+    cached = "\n".join([*scrubbing._CLEAN, *(t.decode() for t in scrubbing._CLEAN_TEXTS)])
     assert "plain note" in cached
     assert "example.com" not in cached
     assert "1234" not in cached
+    assert "0000" not in cached
+
+
+def test_spans_that_differ_only_in_their_numbers_share_one_check() -> None:
+    """A clean URL is remembered by its template (digits as 0), never by its ids; a phone
+    number in the same URL shape is still found, because its template differs."""
+    from leadtrace import scrubbing
+
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("router")
+    scrubbing._CLEAN_TEXTS.clear()
+    for lead in ("L-20260302-000001", "L-20260302-004711"):
+        tracer.start_span(
+            "assign", attributes={"url.full": f"https://r.internal/a?lead={lead}"}
+        ).end()
+    (template,) = scrubbing._CLEAN_TEXTS
+    assert template == b"https://r.internal/a?lead=L-00000000-000000"
+    tracer.start_span(
+        "assign", attributes={"url.full": "https://r.internal/a?lead=+4915112345678"}
+    ).end()
+    *_, phone = exporter.get_finished_spans()
+    assert phone.attributes["url.full"] == f"https://r.internal/a?lead={MARKER}"
+
+
+def test_a_double_encoded_address_is_redacted() -> None:
+    """``%2540`` decodes to ``%40``: still an e-mail address once decoded twice."""
+    provider, exporter = _provider()
+    provider.get_tracer("app").start_span(
+        "op", attributes={"url.full": "https://x.test/?u=jane.doe%2540example.org"}
+    ).end()
+    (span,) = exporter.get_finished_spans()
+    assert "jane" not in span.attributes["url.full"]
+    assert span.attributes[semconv.REDACTED] == ("url.full",)
+
+
+_PHONE_ALPHABET = "0123456789 +-./()\t=:@%_aelnoptx\u0663é"
+
+
+@given(
+    text=st.text(alphabet=_PHONE_ALPHABET, max_size=40),
+    digits=st.permutations("0123456789"),
+)
+@settings(max_examples=300)
+def test_the_phone_verdict_depends_on_digit_positions_not_digit_values(
+    text: str, digits: list[str]
+) -> None:
+    """Why remembering clean texts by template (digits as 0) is exact: swapping digits for
+    other digits never changes whether the text looks like it holds a phone number."""
+    from leadtrace.scrubbing import _suspect_decoded
+
+    swapped = text.translate(str.maketrans("0123456789", "".join(digits)))
+    assert _suspect_decoded(swapped) == _suspect_decoded(text)

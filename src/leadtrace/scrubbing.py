@@ -20,15 +20,16 @@ shape is far more often a CRM record id, an order number or a timestamp. ``leadt
 is the way to attach phone numbers; the scrubber is the net under it.
 
 Cost: only string values of keys outside :data:`SAFE_KEYS` are scanned, with a cheap
-pre-check (an ``@``, or a run of eight digits that is not glued to a word); short values seen
-clean before (sources, channels, routes) are remembered and skipped. See
+pre-check (an ``@``, or a run of eight digits that is not glued to a word). The text of a span
+found clean is remembered by its template, its digits all written as ``0``: whether text looks
+like a phone number depends on where its digits are, never on which digits they are, so the
+next span of the same kind (the same URL with another lead id) skips the pattern pass. See
 ``benchmarks/bench_scrubbing.py``.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from typing import Any, Final, Literal
@@ -248,14 +249,22 @@ _MARKER = _Replacer()
 def _suspect_text(text: str) -> bool:
     """Whether ``text`` may hold an e-mail or phone: exact for phones, cheap when it is not.
 
-    The fast path is one search for a run of phone characters that is not glued to a word
-    (``L-20260302-0001`` and ``id12345678`` are not runs); only inside a run does the slower,
-    exact phone pattern run.
+    Percent-encoded text is checked decoded (once; a still-encoded ``%40`` counts as an
+    ``@``).
     """
     if "%" in text:
         text = unquote(text)
-    if "@" in text:
-        return True
+    return "@" in text or "%40" in text or _suspect_decoded(text)
+
+
+def _suspect_decoded(text: str) -> bool:
+    """The phone half of :func:`_suspect_text`, on text already decoded.
+
+    The fast path is one search for a run of phone characters that is not glued to a word
+    (``L-20260302-0001`` and ``id12345678`` are not runs); only inside a run does the slower,
+    exact phone pattern run. The verdict depends on which characters are digits, never on
+    which digit they are (see :func:`_template`).
+    """
     run = _RUN.search(text)
     while run is not None:
         start, end = run.span()
@@ -276,22 +285,31 @@ _CLEAN: set[str] = set()
 _CLEAN_MAX: Final = 4096
 _CLEAN_MAX_LEN: Final = 64  # sources, names, routes repeat; URLs with ids do not
 _SHAPES_MAX: Final = 1024
-_CLEAN_TEXTS: set[str] = set()
-"""Joined text values of spans found clean (never suspect ones), bounded like ``_CLEAN``."""
-_CLEAN_TEXT_MAX_LEN: Final = 512
+_CLEAN_TEXTS: set[bytes] = set()
+"""Templates (see :func:`_template`) of joined span texts found clean, bounded like ``_CLEAN``."""
+_CLEAN_TEXT_MAX_LEN: Final = 1024
+_ZERO_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
 
 
-def _suspect_cached(text: str, cache: set[str] = _CLEAN, max_len: int = _CLEAN_MAX_LEN) -> bool:
-    """:func:`_suspect_text`, remembering clean texts up to ``max_len`` in ``cache`` (never
-    suspect ones: the cache must not keep personal data alive). Bounded: cleared when full."""
-    if text in cache:
+def _template(text: str) -> bytes:
+    """``text`` with every ASCII digit written as ``0``: the verdict of :func:`_suspect_text`
+    on text without ``%`` or ``@`` depends on which characters are digits, never on which
+    digit they are, so texts that differ only in their numbers (ids, counters, timestamps)
+    share one template and one check."""
+    return text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+
+
+def _suspect_cached(text: str) -> bool:
+    """:func:`_suspect_text`, remembering short clean texts in ``_CLEAN`` (never suspect ones:
+    the cache must not keep personal data alive). Bounded: cleared when full."""
+    if text in _CLEAN:
         return False
     if _suspect_text(text):
         return True
-    if len(text) <= max_len:
-        if len(cache) >= _CLEAN_MAX:
-            cache.clear()
-        cache.add(text)
+    if len(text) <= _CLEAN_MAX_LEN:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(text)
     return False
 
 
@@ -411,15 +429,23 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
-class _TrustedSpan(threading.local):
-    context: object = None
+class _TrustedSpan:
+    __slots__ = ("context",)
+
+    def __init__(self) -> None:
+        self.context: object = None
 
 
 _trusted = _TrustedSpan()
 trusted_span = _trusted
-"""This thread's span being ended with pre-scrubbed attributes: ``emit()`` sets its
-``context`` to the span's SpanContext around ``span.end()``, and :meth:`on_end` then skips
-the scan (it receives a read-only copy that shares that SpanContext object)."""
+"""The span being ended with pre-scrubbed attributes: ``emit()`` sets its ``context`` to the
+span's SpanContext around ``span.end()``, and :meth:`on_end` then skips the scan (it receives
+a read-only copy that shares that SpanContext object).
+
+One slot for all threads on purpose (a thread-local costs more per span than the check it
+guards): it only ever holds the context of a trusted span, which it keeps alive, so another
+span can never match it. A race between two threads can only make :meth:`on_end` scan a
+span it could have skipped, never skip one."""
 
 
 def _values_of(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -445,7 +471,7 @@ class _ShapePlan:
     the exact per-value check, so the plan only ever saves work, never changes a verdict.
     """
 
-    __slots__ = ("_id_keys", "_id_values", "_others", "_scanned", "_seqs", "_text_values")
+    __slots__ = ("_id_keys", "_id_values", "_numbers", "_scanned", "_seqs", "_text_values")
 
     def __init__(self, shape: tuple[str, ...], mapping: Mapping[str, Any], safe: frozenset[str]):
         scanned = [k for k in shape if k not in safe]
@@ -453,33 +479,58 @@ class _ShapePlan:
         rest = [k for k in scanned if k not in ID_KEYS]
         text = tuple(k for k in rest if mapping[k].__class__ is str)
         seqs = tuple(k for k in rest if isinstance(mapping[k], (tuple, list)))
+        numbers = tuple(k for k in rest if k not in text and k not in seqs)
         self._scanned = tuple(rest)
         self._id_keys = ids
         self._text_values = _values_of(text)
         self._id_values = _values_of(ids)
         self._seqs = seqs
-        self._others = tuple(k for k in rest if k not in text and k not in seqs)
+        self._numbers = _values_of(numbers) if numbers else None
 
     def suspect(self, mapping: Mapping[str, Any]) -> bool:
-        """Whether a span of this shape may hold an e-mail address or a phone number."""
+        """Whether a span of this shape may hold an e-mail address or a phone number.
+
+        The per-span path of every span: written out in one function on purpose.
+        """
         try:
             text = "\0".join(self._text_values(mapping))
             ids = "\0".join(self._id_values(mapping))
-            for key in self._seqs:
-                items = mapping[key]
-                if items.__class__ is str:  # joining a string would split it into letters
-                    return self._suspect_values(mapping)
-                text = text + "\0" + "\0".join(items)
+            if self._seqs:
+                for key in self._seqs:
+                    items = mapping[key]
+                    if items.__class__ is str:  # joining a string would split it into letters
+                        return self._suspect_values(mapping)
+                    text = text + "\0" + "\0".join(items)
         except TypeError:  # a value is no longer text
             return self._suspect_values(mapping)
-        for key in self._others:
-            if mapping[key].__class__ not in _NOT_TEXT:
-                return self._suspect_values(mapping)
-        if ids and _id_suspect(ids):
+        if self._numbers is not None and not _NOT_TEXT.issuperset(
+            map(type, self._numbers(mapping))
+        ):
+            return self._suspect_values(mapping)
+        if ids and ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
+            return True  # the id rule, see _id_suspect
+        if not text:
+            return False
+        if "%" in text:
+            text = unquote(text)
+        if "@" in text or "%40" in text:
             return True
-        # Spans of one kind inside one campaign repeat their text exactly (an ASGI send span,
-        # a CRM call) and are remembered as clean; unique ones (a lead id in a URL) pass through.
-        return bool(text) and _suspect_cached(text, _CLEAN_TEXTS, _CLEAN_TEXT_MAX_LEN)
+        if len(text) > _CLEAN_TEXT_MAX_LEN:
+            return _suspect_decoded(text)
+        # Spans of one kind repeat their text up to the numbers in it (a lead id in a URL, a
+        # counter): clean texts are remembered by template, see _template.
+        try:
+            template = text.encode().translate(_ZERO_DIGITS)
+        except UnicodeEncodeError:  # a lone surrogate
+            template = _template(text)
+        if template in _CLEAN_TEXTS:
+            return False
+        if _suspect_decoded(text):
+            return True
+        if len(_CLEAN_TEXTS) >= _CLEAN_MAX:
+            _CLEAN_TEXTS.clear()
+        _CLEAN_TEXTS.add(template)
+        return False
 
     def _suspect_values(self, mapping: Mapping[str, Any]) -> bool:
         """The exact check, one value at a time."""
@@ -617,6 +668,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         )
 
     def _suspect_mapping(self, attrs: Mapping[str, Any]) -> bool:
+        """Whether any scanned value of ``attrs`` may hold an e-mail or phone."""
         backing = getattr(attrs, "_dict", None)
         mapping: Mapping[str, Any] = backing if isinstance(backing, dict) else attrs
         plan = self._shapes.get(tuple(mapping))
@@ -625,7 +677,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         return plan.suspect(mapping)
 
     def _new_plan(self, mapping: Mapping[str, Any]) -> _ShapePlan:
-        # Spans of one kind carry the same keys in the same order: sort them once.
+        # Spans of one kind carry the same keys in the same order: plan them once.
         shape = tuple(mapping)
         plan = _ShapePlan(shape, mapping, self._safe)
         if len(self._shapes) >= _SHAPES_MAX:
