@@ -335,6 +335,11 @@ def _lookup(mapping: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+def tcf_cookie(cookies: Mapping[str, Any]) -> Any:
+    """The ``euconsent-v2`` cookie's value, whatever the casing of its name; None if absent."""
+    return _lookup(cookies, TCF_COOKIE) if cookies else None
+
+
 def _apply_gpc(base: ConsentState | None) -> ConsentState:
     """GPC opts out of sale/sharing: marketing is never granted under it."""
     if base is None:
@@ -385,7 +390,7 @@ def consent_from_request(
             gpc = parse_gpc(headers.get("sec-gpc"))
         else:
             gpc = parse_gpc(_lookup(headers, "Sec-GPC")) if headers else False
-        raw_tcf = _lookup(cookies, TCF_COOKIE) if cookies else None
+        raw_tcf = tcf_cookie(cookies)
         if not gpc and not raw_tcf:
             return _NO_CONSENT
         tcf: TcfConsent | None = None

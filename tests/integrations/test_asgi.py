@@ -391,3 +391,65 @@ async def test_consent_given_in_the_handler_reaches_the_server_span(
     (server,) = server_spans(web)
     assert server.attributes[semconv.CONSENT_STATUS] == "granted"
     assert server.attributes[semconv.CAMPAIGN_CHANNEL] == "paid_search"
+
+
+def _steady(app: FastAPI) -> dict[Any, Any]:
+    """The decisions the app's LeadtraceMiddleware remembered."""
+    middleware: Any = app.middleware_stack
+    while not isinstance(middleware, LeadtraceMiddleware):
+        middleware = middleware.app
+    return middleware.journeys._steady
+
+
+def _journey_attributes(span: Any) -> dict[str, Any]:
+    """A server span's attributes without the ones that differ per request anyway."""
+    return {k: v for k, v in span.attributes.items() if k.startswith(("martech.", "leadtrace."))}
+
+
+async def test_a_steady_returning_visit_is_decided_once_and_described_the_same(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """A returning visitor's repeated request is served from the remembered decision: its
+    server span says exactly what the first computed; a changed input is decided afresh."""
+    app = make_app(web)
+    client = clients(app)
+    first = (await client.get(f"/?{CAMPAIGN_QUERY}")).json()["journey_id"]
+    assert not _steady(app)  # a new journey is never remembered
+    await client.get(f"/?{CAMPAIGN_QUERY}")  # decided in full, remembered
+    assert len(_steady(app)) == 1
+    await client.get(f"/?{CAMPAIGN_QUERY}")  # remembered
+    computed, remembered = (_journey_attributes(s) for s in server_spans(web)[1:])
+    assert remembered == computed
+    assert remembered[semconv.JOURNEY_ID] == first
+    assert remembered[semconv.JOURNEY_ORIGIN] == "cookie"
+
+    response = await client.get(f"/?{EMAIL_QUERY}")  # a new last touch: not remembered
+    assert "set-cookie" in response.headers
+    assert server_spans(web)[-1].attributes[semconv.CAMPAIGN_LAST_NAME] == "november-digest"
+
+
+async def test_rejected_input_is_decided_and_counted_on_every_request(
+    web: Leadtrace, clients: ClientFactory, metric_reader: InMemoryMetricReader
+) -> None:
+    """A forged cookie is never remembered: each request with it is rejected and counted."""
+    client = clients(make_app(web))
+    await client.get(f"/?{CAMPAIGN_QUERY}")
+    forged = tamper(client.cookies[COOKIE])
+    for _ in range(3):
+        client.cookies.clear()
+        client.cookies.set(COOKIE, forged, domain="landing.test")
+        await client.get(f"/?{CAMPAIGN_QUERY}")
+    assert counter_value(metric_reader, "leadtrace.web.rejected", reason="cookie_forged") == 3
+
+
+async def test_a_visit_with_personal_data_in_its_query_is_not_remembered(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """The remembered decisions never hold an e-mail address a visitor put in a UTM value."""
+    app = make_app(web)
+    client = clients(app)
+    query = "utm_source=jane.doe%40example.org&utm_medium=email&utm_campaign=x"
+    for _ in range(3):
+        await client.get(f"/?{query}")
+    assert server_spans(web)[-1].attributes[semconv.JOURNEY_ORIGIN] == "cookie"
+    assert not _steady(app)

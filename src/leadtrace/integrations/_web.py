@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
@@ -30,7 +30,7 @@ from leadtrace._emit import emit_with
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
 from leadtrace._spanattrs import add_attributes
-from leadtrace.consent import ConsentState, consent_from_request
+from leadtrace.consent import ConsentState, consent_from_request, tcf_cookie
 from leadtrace.context import BusinessContext, current_journey, extract, journey
 from leadtrace.errors import ConfigError
 from leadtrace.events import Campaign, new_event_id, now
@@ -60,6 +60,7 @@ from leadtrace.integrations._request import (
     referrer_host,
     to_text,
 )
+from leadtrace.scrubbing import might_contain_pii
 
 __all__ = [
     "SYNTHETIC_HEADER",
@@ -206,6 +207,20 @@ def _rejected_counter(runtime: Leadtrace) -> Counter:
     return counter
 
 
+_STEADY_MAX: Final = 1024
+
+
+class _Steady(NamedTuple):
+    """The journey decision for a steady returning visit: the same cookie, no new touch to
+    store, no rejected input, consent from the cached TCF decoding or none. Such a request
+    is decided the same way every time, so it is remembered, keyed by everything the
+    decision reads (:meth:`WebJourneys._begin`)."""
+
+    context: BusinessContext
+    server_attributes: dict[str, Any]
+    strip_baggage: bool
+
+
 class WebJourneys:
     """Per-application configuration and logic of the web integrations.
 
@@ -257,6 +272,7 @@ class WebJourneys:
         self._cookie_key = key
         self._max_age_days = cookie_max_age_days
         self._keys: tuple[Settings, bytes] | None = None
+        self._steady: dict[tuple[Any, ...], _Steady] = {}
 
     def _key(self, settings: Settings) -> bytes:
         if self._cookie_key is not None:
@@ -267,6 +283,12 @@ class WebJourneys:
         key = cookie_key(settings.cookie_key, settings.hash_key)
         self._keys = (settings, key)
         return key
+
+    def _remember(self, key: tuple[Any, ...], steady: _Steady) -> None:
+        """Keep the decision for a returning visitor's request (bounded: cleared when full)."""
+        if len(self._steady) >= _STEADY_MAX:
+            self._steady.clear()
+        self._steady[key] = steady
 
     def begin(self, request: RequestInfo, server_span: Span) -> WebRequest | None:
         """Decide the journey of ``request`` and describe it on ``server_span``.
@@ -283,17 +305,50 @@ class WebJourneys:
     def _begin(self, request: RequestInfo, server_span: Span) -> WebRequest:
         runtime = current()
         settings = runtime.settings
+        headers = request.headers
+        name = self._cookie_name or settings.cookie_name
+        referrer = referrer_host(headers.get("referer"))
+        if referrer is not None and referrer == request.host:
+            referrer = None
+        # Everything the journey decision reads, derived values only (a referrer host, never
+        # the referrer URL): a returning visitor sends the same on every request.
+        params = tuple(request.params.items())
+        steady_key = (
+            runtime,
+            request.client,
+            request.host,
+            referrer,
+            headers.get("sec-gpc"),
+            headers.get(_JOURNEY_HEADER),
+            headers.get(SYNTHETIC_HEADER),
+            request.cookies.get(name),
+            tcf_cookie(request.cookies),
+            params,
+        )
+        steady = self._steady.get(steady_key)
+        if steady is not None:
+            if server_span.is_recording():
+                add_attributes(server_span, steady.server_attributes)
+            return WebRequest(
+                runtime=runtime,
+                context=steady.context,
+                server_span=server_span,
+                set_cookie=None,
+                emit_events=False,
+                landing_path=request.path,
+                referrer=referrer,
+                rule_version=self.rules.version,
+                strip_baggage=steady.strip_baggage,
+            )
+
         rejected: list[str] = []
         trusted = client_trusted(request.client, settings.trusted_networks)
 
-        parsed = consent_from_request(request.headers, request.cookies, lower_case_headers=True)
+        parsed = consent_from_request(headers, request.cookies, lower_case_headers=True)
         consent = parsed.state
         may_set_cookie = not parsed.gpc and (
             consent is None or consent.status not in _NO_COOKIE_STATUSES
         )
-        referrer = referrer_host(request.headers.get("referer"))
-        if referrer is not None and referrer == request.host:
-            referrer = None
         first_touch, last_touch = touches(request.params, referrer, None, self.rules)
 
         parent: BusinessContext | None = None
@@ -304,7 +359,6 @@ class WebJourneys:
                 rejected.append("untrusted_journey_header")
         synthetic = trusted and request.headers.get(SYNTHETIC_HEADER, "").strip() == "1"
 
-        name = self._cookie_name or settings.cookie_name
         key = self._key(settings)
         state: AttributionState | None = None
         raw_cookie = request.cookies.get(name)
@@ -384,6 +438,14 @@ class WebJourneys:
             if referrer is not None:
                 attrs[semconv.SESSION_REFERRER_HOST] = referrer
             add_attributes(server_span, attrs)  # all text: span-ready as they are
+            if (
+                origin == semconv.JOURNEY_ORIGIN_COOKIE
+                and set_cookie is None
+                and not rejected
+                and (consent is None or parsed.tcf is not None)  # TCF states are cached too
+                and not any(might_contain_pii(value) for _, value in params)
+            ):
+                self._remember(steady_key, _Steady(ctx, attrs, not trusted))
 
         session_events = (
             self._session_events if self._session_events is not None else settings.session_events
