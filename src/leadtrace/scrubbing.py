@@ -671,7 +671,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         )
 
     def _suspect_public(self, span: ReadableSpan) -> bool:
-        """:meth:`_suspect` for spans that are not the SDK's own type."""
+        """The check of :meth:`on_end` for spans that are not the SDK's own type."""
         if span.attributes and self._suspect_mapping(span.attributes):
             return True
         if span.name and _suspect_cached(span.name):
