@@ -28,6 +28,7 @@ from leadtrace.integrations._request import (
     MAX_COOKIES,
     MAX_FORM_FIELDS,
     MAX_PARAM_VALUE,
+    READ_HEADERS,
     client_trusted,
     form_field_names,
     header_map,
@@ -197,6 +198,25 @@ def test_header_casing_and_repeated_cookie_headers() -> None:
     headers = header_map([(b"Sec-GPC", b"1"), ("COOKIE", "a=1"), ("cookie", "b=2")])
     assert headers["sec-gpc"] == "1"
     assert parse_cookies(headers["cookie"]) == {"a": "1", "b": "2"}
+
+
+def test_asgi_header_names_in_any_casing_are_read() -> None:
+    """The ASGI path looks lower-case names up directly and lowers any other casing."""
+    pairs = [
+        (b"X-Request-Id", b"abc"),
+        (b"Sec-GPC", b"1"),
+        (b"REFERER", b"https://www.google.com/"),
+        (b"host", b"landing.test"),
+        (b"1234", b"digits only"),
+        (b"cookie", b"a=1"),
+        (b"Cookie", b"b=\xff2"),
+    ]
+    assert header_map(pairs, READ_HEADERS) == {
+        "sec-gpc": "1",
+        "referer": "https://www.google.com/",
+        "host": "landing.test",
+        "cookie": "a=1; b=\ufffd2",
+    }
 
 
 def test_multipart_names_without_values() -> None:

@@ -211,11 +211,20 @@ def header_map(
         if count >= MAX_HEADERS:
             break
         if wanted_bytes is not None and name_raw.__class__ is bytes:
-            # ASGI: names are bytes; the wanted ones map straight to their text.
-            known = wanted_bytes.get(name_raw.lower())
+            # ASGI: names are bytes, lower case as the spec asks servers to send them (any
+            # other casing is lowered first); the wanted ones map straight to their text.
+            known = wanted_bytes.get(name_raw)
             if known is None:
-                continue
-            value = to_text(value_raw, MAX_HEADER_VALUE)
+                if name_raw.islower():
+                    continue
+                known = wanted_bytes.get(name_raw.lower())
+                if known is None:
+                    continue
+            value = (
+                value_raw[: MAX_HEADER_VALUE * 4].decode("utf-8", "replace")[:MAX_HEADER_VALUE]
+                if value_raw.__class__ is bytes
+                else to_text(value_raw, MAX_HEADER_VALUE)
+            )
             if known == "cookie" and known in result:
                 result[known] = f"{result[known]}; {value}"[:MAX_COOKIE_HEADER]
             elif known not in result:
