@@ -65,7 +65,7 @@ def emit(event: Event | str | type[Event], /, **fields: Any) -> str:
         if not (runtime._enabled or runtime.enabled):
             return event.event_id  # type: ignore[union-attr]  # nothing records; it is valid
         built: Event = event  # type: ignore[assignment]
-        return _emit_event(runtime, built.__class__, built.event_name, built, built.event_id, ())
+        return _emit_event(runtime, cls, built.event_name, built, built.event_id, ())
     return emit_with(runtime, event, fields)
 
 
@@ -257,7 +257,7 @@ def _emit_event(
         required = runtime.contracts.stages.get(name)
         if required:
             present = [*map(attrs.get, required)]
-            if None in present or "" in present or () in present:
+            if any(map(_EMPTY.__contains__, present)):
                 missing = tuple(k for k, v in zip(required, present, strict=True) if v in _EMPTY)
                 attrs[semconv.QUALITY_COMPLETE] = False
                 attrs[semconv.QUALITY_MISSING] = missing

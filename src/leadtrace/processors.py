@@ -36,10 +36,8 @@ class BusinessContextSpanProcessor(SpanProcessor):
             if journey is None or not span.is_recording():
                 return
             values = journey.attributes
-            if not present:
-                add_attributes(span, values)
-                return
-            if present.keys().isdisjoint(values):  # usual: another library's span
+            # Usual: another library's span, none of the journey's keys set yet.
+            if not present or present.keys().isdisjoint(values):
                 add_attributes(span, values)
                 return
             missing = {k: v for k, v in values.items() if k not in present}

@@ -296,7 +296,10 @@ def _template(text: str) -> bytes:
     on text without ``%`` or ``@`` depends on which characters are digits, never on which
     digit they are, so texts that differ only in their numbers (ids, counters, timestamps)
     share one template and one check."""
-    return text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+    try:
+        return text.encode().translate(_ZERO_DIGITS)
+    except UnicodeEncodeError:  # a lone surrogate
+        return text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
 
 
 def _suspect_cached(text: str) -> bool:
@@ -506,8 +509,8 @@ class _ShapePlan:
             text = "\0".join(self._texts(mapping))
             if self._id_values is not None:
                 ids = "\0".join(self._id_values(mapping))
-                if ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
-                    return True  # the id rule, see _id_suspect
+                if _id_suspect(ids):
+                    return True
         except TypeError:  # a value is no longer text (or no longer a number)
             return _values_suspect(mapping, self._scanned, self._id_keys)
         if "%" in text:
@@ -517,10 +520,7 @@ class _ShapePlan:
         # Spans of one kind repeat their text up to the numbers in it (a lead id in a URL, a
         # counter): clean texts are remembered by template, see _template. A text with an
         # "@" is never remembered, so it never matches one.
-        try:
-            template = text.encode().translate(_ZERO_DIGITS)
-        except UnicodeEncodeError:  # a lone surrogate
-            template = _template(text)
+        template = _template(text)
         if template in _CLEAN_TEXTS:
             return False
         if "@" in text or _suspect_decoded(text):
@@ -676,15 +676,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
             return True
         if span.name and _suspect_cached(span.name):
             return True
-        description = span.status.description
-        if description is not None and _suspect_text(description):
-            return True
-        for event in span.events:
-            if event.attributes and self._suspect_mapping(event.attributes):
-                return True
-        return any(
-            link.attributes and self._suspect_mapping(link.attributes) for link in span.links
-        )
+        return self._suspect_rest(span)
 
     def _suspect_mapping(self, attrs: Mapping[str, Any]) -> bool:
         """Whether any scanned value of ``attrs`` may hold an e-mail or phone."""

@@ -213,31 +213,22 @@ def header_map(
         if wanted_bytes is not None and name_raw.__class__ is bytes:
             # ASGI: names are bytes, lower case as the spec asks servers to send them (any
             # other casing is lowered first); the wanted ones map straight to their text.
-            known = wanted_bytes.get(name_raw)
-            if known is None:
+            name = wanted_bytes.get(name_raw)
+            if name is None:
                 if name_raw.islower():
                     continue
-                known = wanted_bytes.get(name_raw.lower())
-                if known is None:
+                name = wanted_bytes.get(name_raw.lower())
+                if name is None:
                     continue
-            value = (
-                value_raw[: MAX_HEADER_VALUE * 4].decode("utf-8", "replace")[:MAX_HEADER_VALUE]
-                if value_raw.__class__ is bytes
-                else to_text(value_raw, MAX_HEADER_VALUE)
-            )
-            if known == "cookie" and known in result:
-                result[known] = f"{result[known]}; {value}"[:MAX_COOKIE_HEADER]
-            elif known not in result:
-                result[known] = value
-            continue
-        name = to_text(name_raw, 128).strip().lower()
-        if wanted is not None and name not in wanted:
-            continue
+        else:
+            name = to_text(name_raw, 128).strip().lower()
+            if not name or (wanted is not None and name not in wanted):
+                continue
         value = to_text(value_raw, MAX_HEADER_VALUE)
-        if name == "cookie" and name in result:
-            result[name] = f"{result[name]}; {value}"[:MAX_COOKIE_HEADER]
-        elif name and name not in result:
+        if name not in result:
             result[name] = value
+        elif name == "cookie":
+            result[name] = f"{result[name]}; {value}"[:MAX_COOKIE_HEADER]
     return result
 
 
