@@ -14,7 +14,7 @@ from opentelemetry import context as otel_context
 import leadtrace
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
-from leadtrace.context import HEADER, parse_header
+from leadtrace.context import HEADER, attach_journey, detach_journey, parse_header
 
 CAMPAIGN = leadtrace.Campaign(id="spring", source="google", medium="cpc", channel="paid_search")
 GRANTED = leadtrace.ConsentState(status="granted", purposes=frozenset({"analytics"}))
@@ -91,6 +91,26 @@ def test_annotate_updates_later_spans_only(handle: Leadtrace) -> None:
     assert semconv.CAMPAIGN_ID not in _span(handle, "before")
     assert _span(handle, "after")[semconv.CAMPAIGN_ID] == "spring"
     assert leadtrace.annotate(campaign=CAMPAIGN) is None
+
+
+def test_annotate_keeps_the_entry_span_in_step(handle: Leadtrace) -> None:
+    """A journey attached with its entry span (a web request's server span): annotate()
+    also puts what changed on that span while it records, and leaves it alone once ended."""
+    tracer = handle.tracer_provider.get_tracer("opentelemetry.instrumentation.asgi")
+    server = tracer.start_span("GET /demo")
+    start = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    token = attach_journey(leadtrace.BusinessContext(journey_id="j-1", started_at=start), server)
+    try:
+        assert leadtrace.current_journey().journey_id == "j-1"  # type: ignore[union-attr]
+        leadtrace.annotate(consent=GRANTED)
+        server.end()
+        leadtrace.annotate(campaign=CAMPAIGN)  # the span has ended: no error, no change
+    finally:
+        detach_journey(token)
+    assert leadtrace.current_journey() is None
+    attributes = _span(handle, "GET /demo")
+    assert attributes[semconv.CONSENT_STATUS] == "granted"
+    assert semconv.CAMPAIGN_ID not in attributes
 
 
 def test_identity_dropped_without_analytics_consent(handle: Leadtrace) -> None:

@@ -35,8 +35,11 @@ from typing import Any, Final, TypeVar, cast, overload
 from urllib.parse import quote, unquote, urlparse
 
 from opentelemetry import context as otel_context
+from opentelemetry.trace import Span
 
 from leadtrace import semconv
+from leadtrace._guard import internal_error
+from leadtrace._spanattrs import add_attributes
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.consent import ConsentState
 from leadtrace.events import Campaign, build_spec, compile_plan, new_event_id, now
@@ -46,7 +49,9 @@ __all__ = [
     "HEADER",
     "BusinessContext",
     "annotate",
+    "attach_journey",
     "current_journey",
+    "detach_journey",
     "extract",
     "inject",
     "journey",
@@ -149,12 +154,17 @@ class BusinessContext:
 
 class _Cell:
     """Mutable holder of a journey's current context, so :func:`annotate` can update it
-    without an unpaired context attach. One cell per entered journey: never shared."""
+    without an unpaired context attach. One cell per entered journey: never shared.
 
-    __slots__ = ("value",)
+    ``span`` is the span that describes the whole journey entry, when there is one (a web
+    integration's server span): :func:`annotate` keeps its attributes in step.
+    """
 
-    def __init__(self, value: BusinessContext) -> None:
+    __slots__ = ("span", "value")
+
+    def __init__(self, value: BusinessContext, span: Span | None = None) -> None:
         self.value = value
+        self.span = span
 
 
 def _given(
@@ -215,8 +225,40 @@ def annotate(
     cell = otel_context.get_value(_KEY)
     if not isinstance(cell, _Cell):
         return None
-    cell.value = cell.value.replace(**_given(campaign, consent, identity, synthetic))
-    return cell.value
+    before = cell.value
+    cell.value = after = before.replace(**_given(campaign, consent, identity, synthetic))
+    if cell.span is not None:
+        _describe_change(cell.span, before, after)
+    return after
+
+
+def _describe_change(span: Span, before: BusinessContext, after: BusinessContext) -> None:
+    """Put what changed from ``before`` to ``after`` on ``span`` (if still recording): the
+    change wins over what the entry started with (a consent granted by the form replaces the
+    initial ``unknown`` on the server span)."""
+    try:
+        if span.is_recording():
+            old = before.attributes
+            changed = {k: v for k, v in after.attributes.items() if old.get(k) != v}
+            if changed:
+                add_attributes(span, changed)
+    except Exception as exc:
+        internal_error(exc, "annotate.span")
+
+
+def attach_journey(value: BusinessContext, span: Span | None = None) -> object:
+    """Make ``value`` the current journey until :func:`detach_journey` (for integrations).
+
+    ``span`` (a web request's server span) describes the whole entry: :func:`annotate`
+    calls inside it also update its attributes while it is recording. Returns the token to
+    pass to :func:`detach_journey`.
+    """
+    return otel_context.attach(otel_context.set_value(_KEY, _Cell(value, span)))
+
+
+def detach_journey(token: object) -> None:
+    """Restore the context from before :func:`attach_journey` returned ``token``."""
+    otel_context.detach(token)  # type: ignore[arg-type]
 
 
 class _Attached:

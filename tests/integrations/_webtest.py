@@ -118,3 +118,24 @@ def tamper(cookie: str) -> str:
     i = len(payload) // 2
     flipped = "A" if payload[i] != "A" else "B"
     return f"{version}.{payload[:i]}{flipped}{payload[i + 1 :]}.{signature}"
+
+
+def journey_attributes(span: Any) -> dict[str, Any]:
+    """A server span's leadtrace attributes (the ones a remembered decision repeats)."""
+    return {k: v for k, v in span.attributes.items() if k.startswith(("martech.", "leadtrace."))}
+
+
+def count_full_decisions(monkeypatch: Any) -> list[None]:
+    """Count the requests whose journey ``WebJourneys`` decides in full (not remembered):
+    the returned list grows by one per full decision."""
+    from leadtrace.integrations._web import WebJourneys
+
+    decided: list[None] = []
+    full = WebJourneys._begin
+
+    def counting(self: WebJourneys, *args: Any) -> Any:
+        decided.append(None)
+        return full(self, *args)
+
+    monkeypatch.setattr(WebJourneys, "_begin", counting)
+    return decided

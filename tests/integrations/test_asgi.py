@@ -16,6 +16,7 @@ from _webtest import (
     assert_no_business_context,
     call_out,
     counter_value,
+    journey_attributes,
     server_spans,
     spans_named,
     tamper,
@@ -401,11 +402,6 @@ def _steady(app: FastAPI) -> dict[Any, Any]:
     return middleware.journeys._steady
 
 
-def _journey_attributes(span: Any) -> dict[str, Any]:
-    """A server span's attributes without the ones that differ per request anyway."""
-    return {k: v for k, v in span.attributes.items() if k.startswith(("martech.", "leadtrace."))}
-
-
 async def test_a_steady_returning_visit_is_decided_once_and_described_the_same(
     web: Leadtrace, clients: ClientFactory
 ) -> None:
@@ -418,7 +414,7 @@ async def test_a_steady_returning_visit_is_decided_once_and_described_the_same(
     await client.get(f"/?{CAMPAIGN_QUERY}")  # decided in full, remembered
     assert len(_steady(app)) == 1
     await client.get(f"/?{CAMPAIGN_QUERY}")  # remembered
-    computed, remembered = (_journey_attributes(s) for s in server_spans(web)[1:])
+    computed, remembered = (journey_attributes(s) for s in server_spans(web)[1:])
     assert remembered == computed
     assert remembered[semconv.JOURNEY_ID] == first
     assert remembered[semconv.JOURNEY_ORIGIN] == "cookie"
@@ -426,6 +422,23 @@ async def test_a_steady_returning_visit_is_decided_once_and_described_the_same(
     response = await client.get(f"/?{EMAIL_QUERY}")  # a new last touch: not remembered
     assert "set-cookie" in response.headers
     assert server_spans(web)[-1].attributes[semconv.CAMPAIGN_LAST_NAME] == "november-digest"
+
+
+async def test_a_visit_with_personal_data_in_its_referrer_is_not_remembered(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """The remembered decisions are keyed by raw inputs, so one whose referrer URL holds an
+    e-mail address is never remembered (the memory never keeps personal data)."""
+    app = make_app(web)
+    client = clients(app)
+    referrer = {"referer": "https://mail.example.net/read?from=jane.doe%40example.org"}
+    for _ in range(3):
+        await client.get(f"/?{CAMPAIGN_QUERY}", headers=referrer)
+    assert server_spans(web)[-1].attributes[semconv.JOURNEY_ORIGIN] == "cookie"
+    assert not _steady(app)
+    await client.get(f"/?{CAMPAIGN_QUERY}")
+    await client.get(f"/?{CAMPAIGN_QUERY}")
+    assert len(_steady(app)) == 1
 
 
 async def test_rejected_input_is_decided_and_counted_on_every_request(

@@ -17,7 +17,9 @@ from _webtest import (
     VendorServer,
     assert_no_business_context,
     call_out,
+    count_full_decisions,
     counter_value,
+    journey_attributes,
     server_spans,
     spans_named,
     tamper,
@@ -140,6 +142,22 @@ def test_tampered_cookie_is_rejected_and_counted(
     assert response.json()["journey_id"] != original
     assert server_spans(web)[-1].attributes[semconv.CAMPAIGN_COOKIE] == "rejected"
     assert counter_value(metric_reader, "leadtrace.web.rejected", reason="cookie_forged") == 1
+
+
+def test_a_steady_returning_visit_is_decided_once(
+    web: Leadtrace, instrumented: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated visits with the same cookie and query are served from the remembered
+    decision, and their server spans say what the decision in full said."""
+    decided = count_full_decisions(monkeypatch)
+    client = client_for()
+    for _ in range(4):
+        client.get(f"/?{CAMPAIGN_QUERY}")
+    assert len(decided) == 2  # the new journey, then the first return
+    computed, *remembered = (journey_attributes(s) for s in server_spans(web)[1:])
+    assert remembered == [computed, computed]
+    client.get(f"/?{EMAIL_QUERY}")  # another input: decided in full
+    assert len(decided) == 3
 
 
 def test_form_post_records_field_names_never_values(web: Leadtrace, instrumented: None) -> None:

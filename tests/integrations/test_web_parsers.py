@@ -27,6 +27,7 @@ from leadtrace.integrations._attribution import (
 from leadtrace.integrations._request import (
     MAX_COOKIES,
     MAX_FORM_FIELDS,
+    MAX_HEADERS,
     MAX_PARAM_VALUE,
     READ_HEADERS,
     client_trusted,
@@ -37,7 +38,7 @@ from leadtrace.integrations._request import (
     parse_query,
     referrer_host,
 )
-from leadtrace.integrations._web import WebJourneys
+from leadtrace.integrations._web import WebJourneys, asgi_steady_key, wsgi_steady_key
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
@@ -217,6 +218,40 @@ def test_asgi_header_names_in_any_casing_are_read() -> None:
         "host": "landing.test",
         "cookie": "a=1; b=\ufffd2",
     }
+
+
+def test_asgi_steady_key_holds_the_raw_inputs_of_plain_requests_only() -> None:
+    """The key of a remembered decision: client address (not port), query string and the
+    raw values of the headers the decision reads; None for any request not in the plain
+    shape, which is then always decided in full."""
+    scope = {
+        "headers": [(b"host", b"landing.test"), (b"cookie", b"a=1"), (b"user-agent", b"x")],
+        "client": ("198.51.100.7", 50000),
+        "query_string": b"utm_source=x",
+    }
+    key = asgi_steady_key(scope)
+    assert key == ("198.51.100.7", b"utm_source=x", b"landing.test", None, b"a=1", None, None, None)
+    assert asgi_steady_key({**scope, "client": ("198.51.100.7", 50001)}) == key
+    assert asgi_steady_key({**scope, "headers": [*scope["headers"], (b"sec-gpc", b"1")]}) != key
+    too_many = [(f"x-{i}".encode(), b"1") for i in range(MAX_HEADERS + 1)]
+    for headers in (
+        [(b"Cookie", b"a=1"), (b"host", b"landing.test")],  # not lower case
+        [(b"cookie", b"a=1"), (b"cookie", b"b=2")],  # repeated
+        too_many,
+        "not headers",
+        None,
+    ):
+        assert asgi_steady_key({**scope, "headers": headers}) is None
+    assert asgi_steady_key({}) is None
+
+
+def test_wsgi_steady_key_holds_the_raw_inputs() -> None:
+    """The WSGI key reads the server's merged, upper-cased header variables."""
+    environ = {"HTTP_COOKIE": "a=1", "QUERY_STRING": "utm_source=x", "REMOTE_ADDR": "10.0.0.1"}
+    key = wsgi_steady_key(environ)
+    assert {"a=1", "utm_source=x", "10.0.0.1"} <= set(key)
+    assert wsgi_steady_key({**environ, "HTTP_USER_AGENT": "other"}) == key
+    assert wsgi_steady_key({**environ, "HTTP_SEC_GPC": "1"}) != key
 
 
 def test_multipart_names_without_values() -> None:

@@ -30,8 +30,8 @@ from leadtrace._emit import emit_with
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
 from leadtrace._spanattrs import add_attributes
-from leadtrace.consent import ConsentState, consent_from_request, tcf_cookie
-from leadtrace.context import BusinessContext, current_journey, extract, journey
+from leadtrace.consent import ConsentState, consent_from_request
+from leadtrace.context import BusinessContext, attach_journey, detach_journey, extract
 from leadtrace.errors import ConfigError
 from leadtrace.events import Campaign, new_event_id, now
 from leadtrace.integrations._attribution import (
@@ -48,6 +48,7 @@ from leadtrace.integrations._attribution import (
     touches,
 )
 from leadtrace.integrations._request import (
+    MAX_HEADERS,
     READ_HEADERS,
     RequestInfo,
     client_trusted,
@@ -65,10 +66,13 @@ from leadtrace.scrubbing import might_contain_pii
 __all__ = [
     "SYNTHETIC_HEADER",
     "SetCookie",
+    "SteadyKey",
     "WebJourneys",
     "WebRequest",
+    "asgi_steady_key",
     "request_from_asgi",
     "request_from_wsgi",
+    "wsgi_steady_key",
 ]
 
 SYNTHETIC_HEADER: Final = "leadtrace-synthetic"
@@ -175,6 +179,65 @@ def request_from_wsgi(environ: Mapping[str, Any], path: str | None = None) -> Re
     )
 
 
+SteadyKey = tuple[Any, ...]
+"""The raw request values a journey decision reads, as the server handed them over (see
+:func:`asgi_steady_key`, :func:`wsgi_steady_key`)."""
+
+# Everything WebJourneys.begin reads, besides the client address and the query string.
+_STEADY_HEADERS: Final = (
+    b"host",
+    b"referer",
+    b"cookie",
+    b"sec-gpc",
+    _JOURNEY_HEADER.encode("ascii"),
+    SYNTHETIC_HEADER.encode("ascii"),
+)
+_STEADY_ENVIRON: Final = (
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "HTTP_REFERER",
+    "HTTP_COOKIE",
+    "HTTP_SEC_GPC",
+    "HTTP_" + _JOURNEY_HEADER.upper().replace("-", "_"),
+    "HTTP_" + SYNTHETIC_HEADER.upper().replace("-", "_"),
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+)
+
+
+def asgi_steady_key(scope: Mapping[str, Any]) -> SteadyKey | None:
+    """The raw inputs of the journey decision of an ASGI request, without parsing anything.
+
+    A returning visitor sends the same ones on every request, so :class:`WebJourneys` can
+    answer from the decision it remembered for them. None when the headers are not in the
+    plain shape (a name repeated or not in lower case, too many headers): such requests are
+    always decided in full.
+    """
+    try:
+        headers = scope["headers"]
+        named = dict(headers)
+        if len(named) != len(headers) or len(named) > MAX_HEADERS:
+            return None
+        if not b"".join(named).islower():
+            return None
+        client = scope.get("client")
+        return (
+            client[0] if client else None,
+            scope.get("query_string"),
+            *map(named.get, _STEADY_HEADERS),
+        )
+    except Exception:
+        return None
+
+
+def wsgi_steady_key(environ: Mapping[str, Any]) -> SteadyKey:
+    """The raw inputs of the journey decision of a WSGI request (see :func:`asgi_steady_key`).
+
+    The server has already merged repeated headers and upper-cased the names.
+    """
+    return tuple(map(environ.get, _STEADY_ENVIRON))
+
+
 @lru_cache(maxsize=1024)
 def _cookie_context(state: AttributionState, synthetic: bool) -> BusinessContext:
     """The journey context of a returning visitor without consent signals (cached per cookie:
@@ -208,17 +271,37 @@ def _rejected_counter(runtime: Leadtrace) -> Counter:
 
 
 _STEADY_MAX: Final = 1024
+_STEADY_KEY_MAX: Final = 4096
+"""Characters of raw input a remembered decision may be keyed by (longer: decided in full)."""
 
 
 class _Steady(NamedTuple):
     """The journey decision for a steady returning visit: the same cookie, no new touch to
     store, no rejected input, consent from the cached TCF decoding or none. Such a request
-    is decided the same way every time, so it is remembered, keyed by everything the
-    decision reads (:meth:`WebJourneys._begin`)."""
+    is decided the same way every time, so it is remembered, keyed by the raw inputs the
+    decision reads (:func:`asgi_steady_key`, :func:`wsgi_steady_key`)."""
 
+    runtime: Leadtrace
     context: BusinessContext
     server_attributes: dict[str, Any]
     strip_baggage: bool
+
+
+def _rememberable(key: SteadyKey) -> bool:
+    """Whether a decision may be remembered under ``key``: bounded, and no part of it may
+    hold personal data (the key keeps the raw referrer, query string and cookies)."""
+    size = 0
+    for part in key:
+        if part is None:
+            continue
+        if part.__class__ is bytes:
+            part = part.decode("latin-1")
+        elif part.__class__ is not str:
+            return False
+        size += len(part)
+        if size > _STEADY_KEY_MAX or might_contain_pii(part):
+            return False
+    return True
 
 
 class WebJourneys:
@@ -272,7 +355,7 @@ class WebJourneys:
         self._cookie_key = key
         self._max_age_days = cookie_max_age_days
         self._keys: tuple[Settings, bytes] | None = None
-        self._steady: dict[tuple[Any, ...], _Steady] = {}
+        self._steady: dict[SteadyKey, _Steady] = {}
 
     def _key(self, settings: Settings) -> bytes:
         if self._cookie_key is not None:
@@ -284,49 +367,25 @@ class WebJourneys:
         self._keys = (settings, key)
         return key
 
-    def _remember(self, key: tuple[Any, ...], steady: _Steady) -> None:
+    def _remember(self, key: SteadyKey, steady: _Steady) -> None:
         """Keep the decision for a returning visitor's request (bounded: cleared when full)."""
+        if not _rememberable(key):
+            return
         if len(self._steady) >= _STEADY_MAX:
             self._steady.clear()
         self._steady[key] = steady
 
-    def begin(self, request: RequestInfo, server_span: Span) -> WebRequest | None:
-        """Decide the journey of ``request`` and describe it on ``server_span``.
-
-        Returns None (and the request runs without a journey) if leadtrace failed internally
-        in lenient mode.
-        """
+    def remembered(self, key: SteadyKey, server_span: Span) -> WebRequest | None:
+        """The journey of a steady returning visit already decided for the same raw inputs
+        (``key``), described on ``server_span``; None when there is none (then call
+        :meth:`begin`). Never raises."""
         try:
-            return self._begin(request, server_span)
-        except Exception as exc:
-            internal_error(exc, "web.begin")
-            return None
-
-    def _begin(self, request: RequestInfo, server_span: Span) -> WebRequest:
-        runtime = current()
-        settings = runtime.settings
-        headers = request.headers
-        name = self._cookie_name or settings.cookie_name
-        referrer = referrer_host(headers.get("referer"))
-        if referrer is not None and referrer == request.host:
-            referrer = None
-        # Everything the journey decision reads, derived values only (a referrer host, never
-        # the referrer URL): a returning visitor sends the same on every request.
-        params = tuple(request.params.items())
-        steady_key = (
-            runtime,
-            request.client,
-            request.host,
-            referrer,
-            headers.get("sec-gpc"),
-            headers.get(_JOURNEY_HEADER),
-            headers.get(SYNTHETIC_HEADER),
-            request.cookies.get(name),
-            tcf_cookie(request.cookies),
-            params,
-        )
-        steady = self._steady.get(steady_key)
-        if steady is not None:
+            steady = self._steady.get(key)
+            if steady is None:
+                return None
+            runtime = current()
+            if steady.runtime is not runtime:
+                return None
             if server_span.is_recording():
                 add_attributes(server_span, steady.server_attributes)
             return WebRequest(
@@ -335,11 +394,41 @@ class WebJourneys:
                 server_span=server_span,
                 set_cookie=None,
                 emit_events=False,
-                landing_path=request.path,
-                referrer=referrer,
+                landing_path="",
+                referrer=None,
                 rule_version=self.rules.version,
                 strip_baggage=steady.strip_baggage,
             )
+        except Exception as exc:
+            internal_error(exc, "web.remembered")
+            return None
+
+    def begin(
+        self, request: RequestInfo, server_span: Span, *, steady_key: SteadyKey | None = None
+    ) -> WebRequest | None:
+        """Decide the journey of ``request`` and describe it on ``server_span``.
+
+        ``steady_key`` holds the request's raw inputs (:func:`asgi_steady_key`,
+        :func:`wsgi_steady_key`): a steady returning visit's decision is remembered under it
+        for :meth:`remembered`. Returns None (and the request runs without a journey) if
+        leadtrace failed internally in lenient mode.
+        """
+        try:
+            return self._begin(request, server_span, steady_key)
+        except Exception as exc:
+            internal_error(exc, "web.begin")
+            return None
+
+    def _begin(
+        self, request: RequestInfo, server_span: Span, steady_key: SteadyKey | None
+    ) -> WebRequest:
+        runtime = current()
+        settings = runtime.settings
+        headers = request.headers
+        name = self._cookie_name or settings.cookie_name
+        referrer = referrer_host(headers.get("referer"))
+        if referrer is not None and referrer == request.host:
+            referrer = None
 
         rejected: list[str] = []
         trusted = client_trusted(request.client, settings.trusted_networks)
@@ -439,13 +528,13 @@ class WebJourneys:
                 attrs[semconv.SESSION_REFERRER_HOST] = referrer
             add_attributes(server_span, attrs)  # all text: span-ready as they are
             if (
-                origin == semconv.JOURNEY_ORIGIN_COOKIE
+                steady_key is not None
+                and origin == semconv.JOURNEY_ORIGIN_COOKIE
                 and set_cookie is None
                 and not rejected
                 and (consent is None or parsed.tcf is not None)  # TCF states are cached too
-                and not any(might_contain_pii(value) for _, value in params)
             ):
-                self._remember(steady_key, _Steady(ctx, attrs, not trusted))
+                self._remember(steady_key, _Steady(runtime, ctx, attrs, not trusted))
 
         session_events = (
             self._session_events if self._session_events is not None else settings.session_events
@@ -468,7 +557,7 @@ class WebRequest:
 
     __slots__ = (
         "_baggage_token",
-        "_journey",
+        "_token",
         "context",
         "emit_events",
         "landing_path",
@@ -503,16 +592,19 @@ class WebRequest:
         self.referrer = referrer
         self.rule_version = rule_version
         self.strip_baggage = strip_baggage
-        self._journey: journey | None = None
+        self._token: object | None = None
         self._baggage_token: object | None = None
 
     def enter(self) -> None:
-        """Attach the journey to the current context and emit the session events."""
+        """Attach the journey to the current context and emit the session events.
+
+        While attached, ``leadtrace.annotate()`` in the handler also updates the server
+        span (a consent granted by the form replaces the initial ``unknown`` there too).
+        """
         try:
             if self.strip_baggage:
                 self._drop_inbound_baggage()
-            self._journey = journey(parent=self.context)
-            self._journey.__enter__()
+            self._token = attach_journey(self.context, self.server_span)
             if self.emit_events:
                 emit_with(
                     self.runtime,
@@ -550,34 +642,13 @@ class WebRequest:
         except Exception as exc:
             internal_error(exc, "web.record_form")
 
-    def sync_server_span(self) -> None:
-        """Copy journey changes made by the handler (``annotate``) onto the server span.
-
-        Called when the response starts: OpenTelemetry ends the server span with the last
-        body chunk, before the middleware regains control.
-        """
-        try:
-            final = current_journey()
-            if final is not None and final is not self.context and self.server_span.is_recording():
-                # What annotate() changed wins over what the request started with (e.g. a
-                # consent granted by the form replaces the initial "unknown").
-                before = self.context.attributes if self.context is not None else {}
-                after = final.attributes
-                changed = {k: v for k, v in after.items() if before.get(k) != v}
-                if changed:
-                    add_attributes(self.server_span, changed)
-        except Exception as exc:
-            internal_error(exc, "web.sync_server_span")
-
     def exit(self) -> None:
-        """Copy late journey changes onto the server span (if still open) and detach."""
-        try:
-            self.sync_server_span()
-        finally:
-            if self._journey is not None:
-                self._journey.__exit__(None, None, None)
-                self._journey = None
-            if self._baggage_token is not None:
-                token, self._baggage_token = self._baggage_token, None
-                with contextlib.suppress(Exception):
-                    otel_context.detach(token)  # type: ignore[arg-type]
+        """Detach the journey (and the baggage clean-up) attached by :meth:`enter`."""
+        if self._token is not None:
+            token, self._token = self._token, None
+            with contextlib.suppress(Exception):
+                detach_journey(token)
+        if self._baggage_token is not None:
+            token, self._baggage_token = self._baggage_token, None
+            with contextlib.suppress(Exception):
+                otel_context.detach(token)  # type: ignore[arg-type]

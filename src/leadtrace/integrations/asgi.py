@@ -30,7 +30,13 @@ from opentelemetry import trace
 from leadtrace._guard import internal_error
 from leadtrace.integrations._attribution import ChannelRules
 from leadtrace.integrations._request import MAX_BODY_SCAN, form_field_names, is_form
-from leadtrace.integrations._web import WebJourneys, WebRequest, request_from_asgi
+from leadtrace.integrations._web import (
+    SetCookie,
+    WebJourneys,
+    WebRequest,
+    asgi_steady_key,
+    request_from_asgi,
+)
 
 __all__ = ["LeadtraceMiddleware", "instrument_fastapi"]
 
@@ -95,33 +101,40 @@ class LeadtraceMiddleware:
             return
         web.enter()
         try:
-            await self.app(scope, _form_receive(scope, receive, web), _cookie_send(send, web))
+            if web.set_cookie is not None:
+                send = _cookie_send(send, web.set_cookie)
+            if scope.get("method") != "GET":
+                receive = _form_receive(scope, receive, web)
+            await self.app(scope, receive, send)
         finally:
             web.exit()
 
     def _begin(self, scope: Scope) -> WebRequest | None:
+        span = trace.get_current_span()
+        key = asgi_steady_key(scope)
+        if key is not None:
+            web = self.journeys.remembered(key, span)
+            if web is not None:
+                return web
         try:
             request = request_from_asgi(scope)
         except Exception as exc:
             internal_error(exc, "asgi.request")
             return None
-        return self.journeys.begin(request, trace.get_current_span())
+        return self.journeys.begin(request, span, steady_key=key)
 
 
-def _cookie_send(send: Send, web: WebRequest) -> Send:
-    """Wrap ``send``: at the response start, sync the server span and add the cookie."""
-    cookie = web.set_cookie
+def _cookie_send(send: Send, cookie: SetCookie) -> Send:
+    """Wrap ``send``: add the ``Set-Cookie`` header at the response start."""
 
     async def send_with_cookie(message: Message) -> None:
         if message.get("type") == "http.response.start":
-            web.sync_server_span()
-            if cookie is not None:
-                try:
-                    headers = list(message.get("headers") or ())
-                    headers.append((b"set-cookie", cookie.header().encode("latin-1")))
-                    message["headers"] = headers
-                except Exception as exc:
-                    internal_error(exc, "asgi.set_cookie")
+            try:
+                headers = list(message.get("headers") or ())
+                headers.append((b"set-cookie", cookie.header().encode("latin-1")))
+                message["headers"] = headers
+            except Exception as exc:
+                internal_error(exc, "asgi.set_cookie")
         await send(message)
 
     return send_with_cookie

@@ -34,7 +34,12 @@ from opentelemetry import trace
 from leadtrace._guard import internal_error
 from leadtrace.errors import ConfigError
 from leadtrace.integrations._request import is_form
-from leadtrace.integrations._web import WebJourneys, WebRequest, request_from_wsgi
+from leadtrace.integrations._web import (
+    WebJourneys,
+    WebRequest,
+    request_from_wsgi,
+    wsgi_steady_key,
+)
 
 __all__ = ["SETTINGS_NAME", "LeadtraceMiddleware"]
 
@@ -102,12 +107,17 @@ class LeadtraceMiddleware:
             web.exit()
 
     def _begin(self, request: HttpRequest) -> WebRequest | None:
+        span = trace.get_current_span()
+        key = wsgi_steady_key(request.META)
+        web = self.journeys.remembered(key, span)
+        if web is not None:
+            return web
         try:
             info = request_from_wsgi(request.META, request.path)
         except Exception as exc:
             internal_error(exc, "django.request")
             return None
-        return self.journeys.begin(info, trace.get_current_span())
+        return self.journeys.begin(info, span, steady_key=key)
 
     @staticmethod
     def _finish(web: WebRequest, request: HttpRequest, response: HttpResponseBase) -> None:

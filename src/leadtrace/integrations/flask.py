@@ -31,7 +31,12 @@ from opentelemetry import trace
 from leadtrace._guard import internal_error
 from leadtrace.integrations._attribution import ChannelRules
 from leadtrace.integrations._request import is_form
-from leadtrace.integrations._web import WebJourneys, WebRequest, request_from_wsgi
+from leadtrace.integrations._web import (
+    WebJourneys,
+    WebRequest,
+    request_from_wsgi,
+    wsgi_steady_key,
+)
 
 __all__ = ["EXTENSION_KEY", "init_app"]
 
@@ -80,12 +85,16 @@ def init_app(
 
     def leadtrace_before_request() -> None:
         environ = flask.request.environ
-        try:
-            request = request_from_wsgi(environ, flask.request.path)
-        except Exception as exc:
-            internal_error(exc, "flask.request")
-            return
-        web = journeys.begin(request, trace.get_current_span())
+        span = trace.get_current_span()
+        key = wsgi_steady_key(environ)
+        web = journeys.remembered(key, span)
+        if web is None:
+            try:
+                request = request_from_wsgi(environ, flask.request.path)
+            except Exception as exc:
+                internal_error(exc, "flask.request")
+                return
+            web = journeys.begin(request, span, steady_key=key)
         if web is not None:
             environ[_ENVIRON_KEY] = web
             web.enter()
