@@ -285,7 +285,7 @@ def _suspect_decoded(text: str) -> bool:
     The fast path is one search for a run of phone characters that is not glued to a word
     (``L-20260302-0001`` and ``id12345678`` are not runs); only inside a run does the slower,
     exact phone pattern run. The verdict depends on which characters are digits, never on
-    which digit they are (see :func:`_template`).
+    which digit they are (see ``_CLEAN_TEXTS``).
     """
     run = _RUN.search(text)
     while run is not None:
@@ -308,20 +308,14 @@ _CLEAN_MAX: Final = 4096
 _CLEAN_MAX_LEN: Final = 64  # sources, names, routes repeat; URLs with ids do not
 _SHAPES_MAX: Final = 1024
 _CLEAN_TEXTS: set[bytes] = set()
-"""Templates (see :func:`_template`) of joined span texts found clean, bounded like ``_CLEAN``."""
+"""Templates of joined span texts found clean, bounded like ``_CLEAN``.
+
+A template is the UTF-8 text with every ASCII digit written as ``0``: the verdict of
+:func:`_suspect_text` on text without ``%`` or ``@`` depends on which characters are digits,
+never on which digit they are, so texts that differ only in their numbers (ids, counters,
+timestamps) share one template and one check."""
 _CLEAN_TEXT_MAX_LEN: Final = 1024
 _ZERO_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
-
-
-def _template(text: str) -> bytes:
-    """``text`` with every ASCII digit written as ``0``: the verdict of :func:`_suspect_text`
-    on text without ``%`` or ``@`` depends on which characters are digits, never on which
-    digit they are, so texts that differ only in their numbers (ids, counters, timestamps)
-    share one template and one check."""
-    try:
-        return text.encode().translate(_ZERO_DIGITS)
-    except UnicodeEncodeError:  # a lone surrogate
-        return text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
 
 
 def _suspect_cached(text: str) -> bool:
@@ -531,7 +525,8 @@ class _ShapePlan:
             text = "\0".join(self._texts(mapping))
             if self._id_values is not None:
                 ids = "\0".join(self._id_values(mapping))
-                if _id_suspect(ids):
+                # The id rule (_id_suspect), inlined: this runs on every span.
+                if ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
                     return True
         except TypeError:  # a value is no longer text (or no longer a number)
             return _values_suspect(mapping, self._scanned, self._id_keys)
@@ -540,9 +535,12 @@ class _ShapePlan:
             if "%40" in text:
                 return True
         # Spans of one kind repeat their text up to the numbers in it (a lead id in a URL, a
-        # counter): clean texts are remembered by template, see _template. A text with an
+        # counter): clean texts are remembered by template, see _CLEAN_TEXTS. A text with an
         # "@" is never remembered, so it never matches one.
-        template = _template(text)
+        try:
+            template = text.encode().translate(_ZERO_DIGITS)
+        except UnicodeEncodeError:  # a lone surrogate
+            template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
         if template in _CLEAN_TEXTS:
             return False
         if "@" in text or _suspect_decoded(text):
