@@ -232,7 +232,20 @@ def test_asgi_steady_key_holds_the_raw_inputs_of_plain_requests_only() -> None:
     key = asgi_steady_key(scope)
     assert key == ("198.51.100.7", b"utm_source=x", b"landing.test", None, b"a=1", None, None, None)
     assert asgi_steady_key({**scope, "client": ("198.51.100.7", 50001)}) == key
-    assert asgi_steady_key({**scope, "headers": [*scope["headers"], (b"sec-gpc", b"1")]}) != key
+    more = [
+        *scope["headers"],
+        (b"referer", b"https://www.google.com/"),
+        (b"sec-gpc", b"1"),
+        (b"leadtrace-journey", b"j-1"),
+        (b"leadtrace-synthetic", b"1"),
+    ]
+    assert asgi_steady_key({**scope, "headers": more})[3:] == (
+        b"https://www.google.com/",
+        b"a=1",
+        b"1",
+        b"j-1",
+        b"1",
+    )
     too_many = [(f"x-{i}".encode(), b"1") for i in range(MAX_HEADERS + 1)]
     for headers in (
         [(b"Cookie", b"a=1"), (b"host", b"landing.test")],  # not lower case

@@ -31,7 +31,13 @@ from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
 from leadtrace._spanattrs import add_attributes
 from leadtrace.consent import ConsentState, consent_from_request
-from leadtrace.context import BusinessContext, attach_journey, detach_journey, extract
+from leadtrace.context import (
+    BusinessContext,
+    attach_journey,
+    current_context,
+    detach_journey,
+    extract,
+)
 from leadtrace.errors import ConfigError
 from leadtrace.events import Campaign, new_event_id, now
 from leadtrace.integrations._attribution import (
@@ -65,6 +71,7 @@ from leadtrace.scrubbing import might_contain_pii
 
 __all__ = [
     "SYNTHETIC_HEADER",
+    "SessionStart",
     "SetCookie",
     "SteadyKey",
     "WebJourneys",
@@ -183,15 +190,6 @@ SteadyKey = tuple[Any, ...]
 """The raw request values a journey decision reads, as the server handed them over (see
 :func:`asgi_steady_key`, :func:`wsgi_steady_key`)."""
 
-# Everything WebJourneys.begin reads, besides the client address and the query string.
-_STEADY_HEADERS: Final = (
-    b"host",
-    b"referer",
-    b"cookie",
-    b"sec-gpc",
-    _JOURNEY_HEADER.encode("ascii"),
-    SYNTHETIC_HEADER.encode("ascii"),
-)
 _STEADY_ENVIRON: Final = (
     "HTTP_HOST",
     "SERVER_NAME",
@@ -221,10 +219,16 @@ def asgi_steady_key(scope: Mapping[str, Any]) -> SteadyKey | None:
         if not b"".join(named).islower():
             return None
         client = scope.get("client")
+        get = named.get
         return (
             client[0] if client else None,
             scope.get("query_string"),
-            *map(named.get, _STEADY_HEADERS),
+            get(b"host"),
+            get(b"referer"),
+            get(b"cookie"),
+            get(b"sec-gpc"),
+            get(b"leadtrace-journey"),
+            get(b"leadtrace-synthetic"),
         )
     except Exception:
         return None
@@ -388,17 +392,7 @@ class WebJourneys:
                 return None
             if server_span.is_recording():
                 add_attributes(server_span, steady.server_attributes)
-            return WebRequest(
-                runtime=runtime,
-                context=steady.context,
-                server_span=server_span,
-                set_cookie=None,
-                emit_events=False,
-                landing_path="",
-                referrer=None,
-                rule_version=self.rules.version,
-                strip_baggage=steady.strip_baggage,
-            )
+            return WebRequest(runtime, steady.context, server_span, steady.strip_baggage)
         except Exception as exc:
             internal_error(exc, "web.remembered")
             return None
@@ -539,59 +533,61 @@ class WebJourneys:
         session_events = (
             self._session_events if self._session_events is not None else settings.session_events
         )
-        return WebRequest(
-            runtime=runtime,
-            context=ctx,
-            server_span=server_span,
-            set_cookie=set_cookie,
-            emit_events=session_events and origin == semconv.JOURNEY_ORIGIN_NEW,
-            landing_path=request.path,
-            referrer=referrer,
-            rule_version=self.rules.version,
-            strip_baggage=not trusted,
+        session = (
+            SessionStart(request.path, referrer, self.rules.version)
+            if session_events and origin == semconv.JOURNEY_ORIGIN_NEW
+            else None
         )
+        return WebRequest(runtime, ctx, server_span, not trusted, set_cookie, session)
+
+
+class SessionStart(NamedTuple):
+    """What the ``session_started`` and ``campaign_attributed`` events of a new journey say."""
+
+    landing_path: str
+    referrer: str | None
+    rule_version: str
 
 
 class WebRequest:
-    """One request's journey, entered around the app by a framework adapter."""
+    """One request's journey, entered around the app by a framework adapter.
+
+    Args:
+        runtime: the leadtrace runtime the request was decided under.
+        context: the request's journey.
+        server_span: the OpenTelemetry server span of the request.
+        strip_baggage: remove business-looking inbound W3C baggage (untrusted client).
+        set_cookie: cookie to set on the response (None: leave the browser's cookie as it is).
+        session: emit the session events of a new journey with these values (None: do not).
+    """
 
     __slots__ = (
         "_baggage_token",
         "_token",
         "context",
-        "emit_events",
-        "landing_path",
-        "referrer",
-        "rule_version",
         "runtime",
         "server_span",
+        "session",
         "set_cookie",
         "strip_baggage",
     )
 
     def __init__(
         self,
-        *,
         runtime: Leadtrace,
         context: BusinessContext,
         server_span: Span,
-        set_cookie: SetCookie | None,
-        emit_events: bool,
-        landing_path: str,
-        referrer: str | None,
-        rule_version: str,
         strip_baggage: bool,
+        set_cookie: SetCookie | None = None,
+        session: SessionStart | None = None,
     ) -> None:
+        # Positional: built on every request, and keyword arguments cost more to match.
         self.runtime = runtime
         self.context = context
         self.server_span = server_span
-        self.set_cookie = set_cookie
-        """Cookie to set on the response (None: leave the browser's cookie as it is)."""
-        self.emit_events = emit_events
-        self.landing_path = landing_path
-        self.referrer = referrer
-        self.rule_version = rule_version
         self.strip_baggage = strip_baggage
+        self.set_cookie = set_cookie
+        self.session = session
         self._token: object | None = None
         self._baggage_token: object | None = None
 
@@ -605,23 +601,24 @@ class WebRequest:
             if self.strip_baggage:
                 self._drop_inbound_baggage()
             self._token = attach_journey(self.context, self.server_span)
-            if self.emit_events:
+            session = self.session
+            if session is not None:
                 emit_with(
                     self.runtime,
                     "session_started",
-                    {"landing_path": self.landing_path, "referrer_host": self.referrer},
+                    {"landing_path": session.landing_path, "referrer_host": session.referrer},
                 )
                 emit_with(
                     self.runtime,
                     "campaign_attributed",
-                    {"attribution_model": "first_touch", "rule_version": self.rule_version},
+                    {"attribution_model": "first_touch", "rule_version": session.rule_version},
                 )
         except Exception as exc:
             internal_error(exc, "web.enter")
 
     def _drop_inbound_baggage(self) -> None:
         """Remove business-looking W3C baggage a public client sent, before anything reads it."""
-        if _BAGGAGE_KEY is not None and not otel_context.get_value(_BAGGAGE_KEY):
+        if _BAGGAGE_KEY is not None and not current_context().get(_BAGGAGE_KEY):
             return  # the usual case: no baggage at all
         entries = baggage.get_all()
         doomed = [k for k in entries if k.lower().startswith(_BAGGAGE_PREFIXES)]
@@ -646,8 +643,7 @@ class WebRequest:
         """Detach the journey (and the baggage clean-up) attached by :meth:`enter`."""
         if self._token is not None:
             token, self._token = self._token, None
-            with contextlib.suppress(Exception):
-                detach_journey(token)
+            detach_journey(token)
         if self._baggage_token is not None:
             token, self._baggage_token = self._baggage_token, None
             with contextlib.suppress(Exception):
