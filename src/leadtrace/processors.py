@@ -22,22 +22,27 @@ class BusinessContextSpanProcessor(SpanProcessor):
     """
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Fill the span's missing business attributes from the journey in ``parent_context``."""
+        """Fill the span's missing business attributes from the journey in ``parent_context``.
+
+        The SDK only starts recording spans, so there is no need to ask.
+        """
         try:
+            journey = current_journey(parent_context)
+            if journey is None:
+                return  # most spans outside a journey: one lookup
             # The SDK's own field: the public property wraps it in a new proxy on every call.
             existing = getattr(span, "_attributes", None)
             if existing is None:
                 existing = span.attributes
             # BoundedAttributes goes through Mapping.__contains__; its dict is much faster.
             present = getattr(existing, "_dict", existing)
-            if present and semconv.JOURNEY_ID in present:
-                return  # built by leadtrace from the journey already (emit, integrations)
-            journey = current_journey(parent_context)
-            if journey is None or not span.is_recording():
-                return
             values = journey.attributes
-            # Usual: another library's span, none of the journey's keys set yet.
-            if not present or present.keys().isdisjoint(values):
+            if not present:  # usual: another library's span with nothing set at its start
+                add_attributes(span, values)
+                return
+            if semconv.JOURNEY_ID in present:
+                return  # built by leadtrace from the journey already (emit, integrations)
+            if present.keys().isdisjoint(values):
                 add_attributes(span, values)
                 return
             missing = {k: v for k, v in values.items() if k not in present}
