@@ -258,6 +258,14 @@ def test_asgi_steady_key_holds_the_raw_inputs_of_plain_requests_only() -> None:
     assert asgi_steady_key({}) is None
 
 
+def test_a_key_no_dict_can_hold_is_a_miss(handle: object) -> None:
+    """A server handing over unhashable raw values gets every request decided in full."""
+    from opentelemetry.trace import INVALID_SPAN
+
+    journeys = WebJourneys()
+    assert journeys.remembered(("10.0.0.1", bytearray(b"q")), INVALID_SPAN) is None
+
+
 def test_wsgi_steady_key_holds_the_raw_inputs() -> None:
     """The WSGI key reads the server's merged, upper-cased header variables."""
     environ = {"HTTP_COOKIE": "a=1", "QUERY_STRING": "utm_source=x", "REMOTE_ADDR": "10.0.0.1"}

@@ -384,7 +384,10 @@ class WebJourneys:
         (``key``), described on ``server_span``; None when there is none (then call
         :meth:`begin`). Never raises."""
         try:
-            steady = self._steady.get(key)
+            try:
+                steady = self._steady.get(key)
+            except TypeError:  # a raw value no key can hold (not text or bytes): decide in full
+                return None
             if steady is None:
                 return None
             runtime = current()
