@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,3 +139,19 @@ def count_full_decisions(monkeypatch: Any) -> list[None]:
 
     monkeypatch.setattr(WebJourneys, "_begin", counting)
     return decided
+
+
+def assert_steady_visits_remembered(
+    handle: Leadtrace, get: Callable[[str], object], decided: list[None]
+) -> None:
+    """Four visits with the same cookie and query through ``get(url)``: the new journey and
+    the first return are decided in full (``decided``, see :func:`count_full_decisions`), the
+    other two are remembered and describe their server spans the same; another query is
+    decided in full again."""
+    for _ in range(4):
+        get(f"/?{CAMPAIGN_QUERY}")
+    assert len(decided) == 2
+    computed, *remembered = (journey_attributes(s) for s in server_spans(handle)[1:])
+    assert remembered == [computed, computed]
+    get(f"/?{EMAIL_QUERY}")
+    assert len(decided) == 3

@@ -16,10 +16,10 @@ from _webtest import (
     UNTRUSTED,
     VendorServer,
     assert_no_business_context,
+    assert_steady_visits_remembered,
     call_out,
     count_full_decisions,
     counter_value,
-    journey_attributes,
     server_spans,
     spans_named,
     tamper,
@@ -150,14 +150,7 @@ def test_a_steady_returning_visit_is_decided_once(
     """Repeated visits with the same cookie and query are served from the remembered
     decision, and their server spans say what the decision in full said."""
     decided = count_full_decisions(monkeypatch)
-    client = client_for()
-    for _ in range(4):
-        client.get(f"/?{CAMPAIGN_QUERY}")
-    assert len(decided) == 2  # the new journey, then the first return
-    computed, *remembered = (journey_attributes(s) for s in server_spans(web)[1:])
-    assert remembered == [computed, computed]
-    client.get(f"/?{EMAIL_QUERY}")  # another input: decided in full
-    assert len(decided) == 3
+    assert_steady_visits_remembered(web, client_for().get, decided)
 
 
 def test_form_post_records_field_names_never_values(web: Leadtrace, instrumented: None) -> None:
