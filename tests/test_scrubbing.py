@@ -280,6 +280,40 @@ def test_clean_value_caches_never_hold_personal_data() -> None:
     assert "0000" not in cached
 
 
+def test_whole_span_templates_never_mix_an_id_into_a_text() -> None:
+    """A shape of texts and ids remembers clean spans whole (texts and ids joined), but never
+    one whose values hold a NUL themselves: a labelled phone number is clean in an id (the
+    id rule) and personal data in a text, and a NUL inside a value could otherwise move it
+    from one to the other under the same joined template."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("crm")
+    id_side = {"t1": "a", "t2": "b", semconv.LEAD_ID: "phone=5550109999\0x"}
+    text_side = {"t1": "a", "t2": "b\0phone=5550109999", semconv.LEAD_ID: "x"}
+    tracer.start_span("sync", attributes=id_side).end()
+    tracer.start_span("sync", attributes=text_side).end()
+    first, second = exporter.get_finished_spans()
+    assert first.attributes[semconv.LEAD_ID] == id_side[semconv.LEAD_ID]
+    assert second.attributes["t2"] == "b\0phone=[redacted]"
+    assert second.attributes[semconv.REDACTED] == ("t2",)
+
+
+def test_a_clean_span_of_texts_and_ids_is_remembered_whole() -> None:
+    """The next span of the shape that differs only in its numbers is settled by the plan's
+    own set, ids included; an e-mail address in the id is still found."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("crm")
+    processor = provider._active_span_processor._span_processors[0]
+    for lead in ("L-1", "L-2"):
+        tracer.start_span("sync", attributes={"note": "synced", semconv.LEAD_ID: lead}).end()
+    (plan,) = processor._shapes.values()
+    assert plan._clean == {b"synced\0L-0"}
+    tracer.start_span(
+        "sync", attributes={"note": "synced", semconv.LEAD_ID: "jane.doe@example.org"}
+    ).end()
+    assert exporter.get_finished_spans()[-1].attributes[semconv.LEAD_ID] == "[redacted]"
+    assert plan._clean == {b"synced\0L-0"}  # the suspect span was not remembered
+
+
 def test_spans_that_differ_only_in_their_numbers_share_one_check() -> None:
     """A clean URL is remembered by its template (digits as 0), never by its ids; a phone
     number in the same URL shape is still found, because its template differs."""

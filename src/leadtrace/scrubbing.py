@@ -315,6 +315,8 @@ A template is the UTF-8 text with every ASCII digit written as ``0``: the verdic
 never on which digit they are, so texts that differ only in their numbers (ids, counters,
 timestamps) share one template and one check."""
 _CLEAN_TEXT_MAX_LEN: Final = 1024
+_PLAN_CLEAN_MAX: Final = 256
+"""Whole-span templates one shape plan remembers (bounded like ``_CLEAN``)."""
 _ZERO_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
 
 
@@ -491,10 +493,13 @@ class _ShapePlan:
     """
 
     __slots__ = (
+        "_all_values",
+        "_clean",
         "_id_keys",
         "_id_values",
         "_numbers",
         "_scanned",
+        "_separators",
         "_seqs",
         "_text_values",
         "_texts",
@@ -514,19 +519,52 @@ class _ShapePlan:
         self._seqs = seqs
         self._numbers = _values_of(numbers)
         self._texts = self._mixed_texts if seqs or numbers else self._text_values
+        # Shapes of text and ids only also remember whole spans found clean (see suspect).
+        self._all_values = None if seqs or numbers or not ids else _values_of(text + ids)
+        self._separators = len(text) + len(ids) - 1
+        self._clean: set[bytes] = set()
 
     def suspect(self, mapping: Mapping[str, Any]) -> bool:
         """Whether a span of this shape may hold an e-mail address or a phone number.
 
-        The per-span path of every span, so it is written for few bytecodes: the usual span
-        is settled by two joins, a few substring tests and one set lookup.
+        The per-span path of every span, so it is written for few bytecodes. A shape of
+        text and id values only is first looked up whole: the template (see
+        ``_CLEAN_TEXTS``) of all its values joined, ids included, in this plan's own set of
+        spans found clean, so the usual span is settled by one join and one set lookup.
+        Texts with a ``%`` take :meth:`_suspect_parts` (they are checked decoded).
         """
+        if self._all_values is None:
+            return self._suspect_parts(mapping)
+        try:
+            joined = "\0".join(self._all_values(mapping))
+        except TypeError:  # a value is no longer text
+            return _values_suspect(mapping, self._scanned, self._id_keys)
+        if "%" in joined:
+            return self._suspect_parts(mapping)
+        try:
+            template = joined.encode().translate(_ZERO_DIGITS)
+        except UnicodeEncodeError:  # a lone surrogate
+            template = joined.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+        if template in self._clean:
+            return False
+        if self._suspect_parts(mapping):
+            return True
+        # Remembered only when no value holds a NUL itself: then every span matching the
+        # template splits into the same values (texts and ids, each under its own rule).
+        if joined.count("\0") == self._separators and len(joined) <= _CLEAN_TEXT_MAX_LEN:
+            if len(self._clean) >= _PLAN_CLEAN_MAX:
+                self._clean.clear()
+            self._clean.add(template)
+        return False
+
+    def _suspect_parts(self, mapping: Mapping[str, Any]) -> bool:
+        """The check of :meth:`suspect` with texts and ids apart: ids under the id rule,
+        texts joined and looked up by template in ``_CLEAN_TEXTS``."""
         try:
             text = "\0".join(self._texts(mapping))
             if self._id_values is not None:
                 ids = "\0".join(self._id_values(mapping))
-                # The id rule (_id_suspect), inlined: this runs on every span.
-                if ("@" in ids or "+" in ids or "%" in ids or " " in ids) and _suspect_text(ids):
+                if _id_suspect(ids):
                     return True
         except TypeError:  # a value is no longer text (or no longer a number)
             return _values_suspect(mapping, self._scanned, self._id_keys)
