@@ -314,6 +314,24 @@ def test_a_clean_span_of_texts_and_ids_is_remembered_whole() -> None:
     assert plan._clean == {b"synced\0L-0"}  # the suspect span was not remembered
 
 
+def test_a_shape_whose_spans_never_repeat_stops_looking_them_up_whole() -> None:
+    """Hex ids give every span a new template: once a plan has seen that many, it checks
+    texts and ids apart again, and still finds an e-mail address in the id."""
+    import hashlib
+
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("crm")
+    processor = provider._active_span_processor._span_processors[0]
+    for i in range(300):
+        lead = hashlib.sha256(str(i).encode()).hexdigest()[:12]
+        tracer.start_span("sync", attributes={"note": "synced", semconv.LEAD_ID: lead}).end()
+    (plan,) = processor._shapes.values()
+    assert plan.suspect == plan._suspect_parts
+    assert not plan._clean
+    tracer.start_span("sync", attributes={"note": "synced", semconv.LEAD_ID: "a@b.example"}).end()
+    assert exporter.get_finished_spans()[-1].attributes[semconv.LEAD_ID] == "[redacted]"
+
+
 def test_spans_that_differ_only_in_their_numbers_share_one_check() -> None:
     """A clean URL is remembered by its template (digits as 0), never by its ids; a phone
     number in the same URL shape is still found, because its template differs."""

@@ -316,7 +316,8 @@ never on which digit they are, so texts that differ only in their numbers (ids, 
 timestamps) share one template and one check."""
 _CLEAN_TEXT_MAX_LEN: Final = 1024
 _PLAN_CLEAN_MAX: Final = 256
-"""Whole-span templates one shape plan remembers (bounded like ``_CLEAN``)."""
+"""Whole-span templates one shape plan remembers; a plan whose spans fill that many stops
+looking spans up whole."""
 _ZERO_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
 
 
@@ -503,6 +504,7 @@ class _ShapePlan:
         "_seqs",
         "_text_values",
         "_texts",
+        "suspect",
     )
 
     def __init__(self, shape: tuple[str, ...], mapping: Mapping[str, Any], safe: frozenset[str]):
@@ -519,24 +521,26 @@ class _ShapePlan:
         self._seqs = seqs
         self._numbers = _values_of(numbers)
         self._texts = self._mixed_texts if seqs or numbers else self._text_values
-        # Shapes of text and ids only also remember whole spans found clean (see suspect).
-        self._all_values = None if seqs or numbers or not ids else _values_of(text + ids)
+        self._all_values = _values_of(text + ids)
         self._separators = len(text) + len(ids) - 1
         self._clean: set[bytes] = set()
+        self.suspect: Callable[[Mapping[str, Any]], bool] = (
+            self._suspect_whole if ids and not (seqs or numbers) else self._suspect_parts
+        )
+        """Whether a span of this shape may hold an e-mail address or a phone number: the
+        per-span path of every span, written for few bytecodes (:meth:`_suspect_whole` for
+        shapes of texts and ids, :meth:`_suspect_parts` for the others)."""
 
-    def suspect(self, mapping: Mapping[str, Any]) -> bool:
-        """Whether a span of this shape may hold an e-mail address or a phone number.
+    def _suspect_whole(self, mapping: Mapping[str, Any]) -> bool:
+        """The check of a shape of text and id values only, looked up whole first.
 
-        The per-span path of every span, so it is written for few bytecodes. A shape of
-        text and id values only is first looked up whole: the template (see
-        ``_CLEAN_TEXTS``) of all its values joined, ids included, in this plan's own set of
-        spans found clean, so the usual span is settled by one join and one set lookup.
-        Texts with a ``%`` take :meth:`_suspect_parts` (they are checked decoded).
+        The template (see ``_CLEAN_TEXTS``) of all its values joined, ids included, is
+        looked up in this plan's own set of spans found clean, so the usual span is settled
+        by one join and one set lookup. Texts with a ``%`` take :meth:`_suspect_parts` (they
+        are checked decoded).
         """
-        if self._all_values is None:
-            return self._suspect_parts(mapping)
         try:
-            joined = "\0".join(self._all_values(mapping))
+            joined = "\0".join(self._all_values(mapping))  # type: ignore[misc]
         except TypeError:  # a value is no longer text
             return _values_suspect(mapping, self._scanned, self._id_keys)
         if "%" in joined:
@@ -547,19 +551,30 @@ class _ShapePlan:
             template = joined.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
         if template in self._clean:
             return False
-        if self._suspect_parts(mapping):
+        # A new template: the exact check, ids under the id rule and the texts in one pattern
+        # pass (nothing here is percent-encoded).
+        texts = "\0".join(self._text_values(mapping))
+        if (
+            "@" in texts
+            or _suspect_decoded(texts)
+            or _id_suspect("\0".join(self._id_values(mapping)))  # type: ignore[misc]
+        ):
             return True
         # Remembered only when no value holds a NUL itself: then every span matching the
         # template splits into the same values (texts and ids, each under its own rule).
         if joined.count("\0") == self._separators and len(joined) <= _CLEAN_TEXT_MAX_LEN:
-            if len(self._clean) >= _PLAN_CLEAN_MAX:
+            if len(self._clean) < _PLAN_CLEAN_MAX:
+                self._clean.add(template)
+            else:
+                # Spans of this shape seldom repeat a template (hex ids, UUIDs): looking them
+                # up whole costs more than it saves, so the plan stops doing it.
                 self._clean.clear()
-            self._clean.add(template)
+                self.suspect = self._suspect_parts
         return False
 
     def _suspect_parts(self, mapping: Mapping[str, Any]) -> bool:
-        """The check of :meth:`suspect` with texts and ids apart: ids under the id rule,
-        texts joined and looked up by template in ``_CLEAN_TEXTS``."""
+        """The check with texts and ids apart: ids under the id rule, texts joined and
+        looked up by template in ``_CLEAN_TEXTS``."""
         try:
             text = "\0".join(self._texts(mapping))
             if self._id_values is not None:
