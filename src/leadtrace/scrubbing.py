@@ -310,10 +310,10 @@ _SHAPES_MAX: Final = 1024
 _CLEAN_TEXTS: set[bytes] = set()
 """Templates of joined span texts found clean, bounded like ``_CLEAN``.
 
-A template is the UTF-8 text with every ASCII digit written as ``0``: the verdict of
-:func:`_suspect_text` on text without ``%`` or ``@`` depends on which characters are digits,
-never on which digit they are, so texts that differ only in their numbers (ids, counters,
-timestamps) share one template and one check."""
+A template is the UTF-8 text (lone surrogates passed through) with every ASCII digit
+written as ``0``: the verdict of :func:`_suspect_text` on text without ``%`` or ``@``
+depends on which characters are digits, never on which digit they are, so texts that
+differ only in their numbers (ids, counters, timestamps) share one template and one check."""
 _CLEAN_TEXT_MAX_LEN: Final = 1024
 _PLAN_CLEAN_MAX: Final = 256
 """Whole-span templates one shape plan remembers; a plan whose spans fill that many stops
@@ -521,11 +521,12 @@ class _ShapePlan:
         self._seqs = seqs
         self._numbers = _values_of(numbers)
         self._texts = self._mixed_texts if seqs or numbers else self._text_values
-        self._all_values = _values_of(text + ids)
+        whole = bool(ids) and not (seqs or numbers)
+        self._all_values = _values_of(text + ids) if whole else None
         self._separators = len(text) + len(ids) - 1
         self._clean: set[bytes] = set()
         self.suspect: Callable[[Mapping[str, Any]], bool] = (
-            self._suspect_whole if ids and not (seqs or numbers) else self._suspect_parts
+            self._suspect_whole if whole else self._suspect_parts
         )
         """Whether a span of this shape may hold an e-mail address or a phone number: the
         per-span path of every span, written for few bytecodes (:meth:`_suspect_whole` for
@@ -545,10 +546,7 @@ class _ShapePlan:
             return _values_suspect(mapping, self._scanned, self._id_keys)
         if "%" in joined:
             return self._suspect_parts(mapping)
-        try:
-            template = joined.encode().translate(_ZERO_DIGITS)
-        except UnicodeEncodeError:  # a lone surrogate
-            template = joined.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+        template = joined.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
         if template in self._clean:
             return False
         # A new template: the exact check, ids under the id rule and the texts in one pattern
@@ -590,10 +588,7 @@ class _ShapePlan:
         # Spans of one kind repeat their text up to the numbers in it (a lead id in a URL, a
         # counter): clean texts are remembered by template, see _CLEAN_TEXTS. A text with an
         # "@" is never remembered, so it never matches one.
-        try:
-            template = text.encode().translate(_ZERO_DIGITS)
-        except UnicodeEncodeError:  # a lone surrogate
-            template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+        template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
         if template in _CLEAN_TEXTS:
             return False
         if "@" in text or _suspect_decoded(text):

@@ -220,6 +220,8 @@ def asgi_steady_key(scope: Mapping[str, Any]) -> SteadyKey | None:
             return None
         client = scope.get("client")
         get = named.get
+        # Literal names (the cheapest lookup); the last two are _JOURNEY_HEADER and
+        # SYNTHETIC_HEADER, which a test pins.
         return (
             client[0] if client else None,
             scope.get("query_string"),
