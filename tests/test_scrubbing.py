@@ -8,13 +8,16 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
 import leadtrace
+from _metrics import counter_points
 from leadtrace import semconv
+from leadtrace._runtime import Leadtrace
 from leadtrace.logging import scrub_event_dict
 from leadtrace.privacy import identity
 from leadtrace.scrubbing import ScrubbingSpanProcessor, scrub_text, scrub_value
@@ -306,12 +309,12 @@ def test_a_clean_span_of_texts_and_ids_is_remembered_whole() -> None:
     for lead in ("L-1", "L-2"):
         tracer.start_span("sync", attributes={"note": "synced", semconv.LEAD_ID: lead}).end()
     (plan,) = processor._shapes.values()
-    assert plan._clean == {b"synced\0L-0"}
+    assert plan.clean == {b"synced\0L-0"}
     tracer.start_span(
         "sync", attributes={"note": "synced", semconv.LEAD_ID: "jane.doe@example.org"}
     ).end()
     assert exporter.get_finished_spans()[-1].attributes[semconv.LEAD_ID] == "[redacted]"
-    assert plan._clean == {b"synced\0L-0"}  # the suspect span was not remembered
+    assert plan.clean == {b"synced\0L-0"}  # the suspect span was not remembered
 
 
 def test_a_shape_whose_spans_never_repeat_stops_looking_them_up_whole() -> None:
@@ -327,7 +330,8 @@ def test_a_shape_whose_spans_never_repeat_stops_looking_them_up_whole() -> None:
         tracer.start_span("sync", attributes={"note": "synced", semconv.LEAD_ID: lead}).end()
     (plan,) = processor._shapes.values()
     assert plan.suspect == plan._suspect_parts
-    assert not plan._clean
+    assert plan.whole is None
+    assert not plan.clean
     tracer.start_span("sync", attributes={"note": "synced", semconv.LEAD_ID: "a@b.example"}).end()
     assert exporter.get_finished_spans()[-1].attributes[semconv.LEAD_ID] == "[redacted]"
 
@@ -381,3 +385,113 @@ def test_the_phone_verdict_depends_on_digit_positions_not_digit_values(
 
     swapped = text.translate(str.maketrans("0123456789", "".join(digits)))
     assert _suspect_decoded(swapped) == _suspect_decoded(text)
+
+
+def test_a_span_named_like_another_is_checked_by_its_own_keys() -> None:
+    """Spans of one name are tried against the plan of the last one first: a span with as
+    many keys, one of them another key holding an address, is still found; a name holding
+    personal data is never remembered, so it is redacted every time."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("crm")
+    tracer.start_span("sync", attributes={semconv.CRM_SYSTEM: "hubspot", "note": "ok"}).end()
+    tracer.start_span("sync", attributes={"contact": "ada@example.com", "note": "ok"}).end()
+    tracer.start_span("sync", attributes={semconv.CRM_SYSTEM: "hubspot", "note": "ok"}).end()
+    for _ in range(2):
+        tracer.start_span("sync ada@example.com", attributes={"note": "ok"}).end()
+    first, other_keys, again, *named = exporter.get_finished_spans()
+    assert semconv.REDACTED not in first.attributes
+    assert other_keys.attributes["contact"] == MARKER
+    assert other_keys.attributes[semconv.REDACTED] == ("contact",)
+    assert dict(again.attributes) == dict(first.attributes)
+    assert [span.name for span in named] == [f"sync {MARKER}"] * 2
+
+
+def _recording_processor(calls: list[str]) -> Any:
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class Recording(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            calls.append(f"start {span.name}")
+
+        def on_end(self, span: Any) -> None:
+            calls.append(f"end {span.name} {dict(span.attributes)}")
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            calls.append(f"flush {timeout_millis}")
+            return False
+
+        def shutdown(self) -> None:
+            calls.append("shutdown")
+
+    return Recording()
+
+
+def test_a_wrapped_processor_only_ever_sees_scrubbed_spans() -> None:
+    """``forward_to``: the exporting processor behind the scrubber receives each span after
+    it is scrubbed, whatever order processors were added in."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ScrubbingSpanProcessor(forward_to=SimpleSpanProcessor(exporter)))
+    tracer = provider.get_tracer("crm")
+    with (
+        pytest.raises(ValueError, match="invalid phone"),
+        tracer.start_as_current_span(
+            "lookup ada@example.com", attributes={"url.full": "https://x.test/?e=ada%40example.com"}
+        ),
+    ):
+        raise ValueError("invalid phone +44 20 7946 0958")
+    tracer.start_span("sync", attributes={"note": "clean"}).end()
+    dirty, clean = exporter.get_finished_spans()
+    text = _exported_text(dirty)
+    assert "ada" not in text
+    assert "7946" not in text
+    assert set(dirty.attributes[semconv.REDACTED]) == {
+        "url.full",
+        "exception:exception.message",
+        "exception:exception.stacktrace",
+        "otel.status_description",
+        "otel.span_name",
+    }
+    assert dict(clean.attributes) == {"note": "clean"}
+
+
+def test_a_wrapped_processor_gets_start_flush_and_shutdown() -> None:
+    """The wrapped processor's ``on_start`` is called (before the span ends), and
+    ``force_flush`` (with its result) and ``shutdown`` reach it."""
+    calls: list[str] = []
+    scrubber = ScrubbingSpanProcessor(forward_to=_recording_processor(calls))
+    provider = TracerProvider()
+    provider.add_span_processor(scrubber)
+    provider.get_tracer("app").start_span("op", attributes={"note": "tel +49 151 1234 5678"}).end()
+    assert scrubber.force_flush(123) is False
+    provider.shutdown()
+    assert calls == [
+        "start op",
+        f"end op {{'note': 'tel {MARKER}', '{semconv.REDACTED}': ('note',)}}",
+        "flush 123",
+        "shutdown",
+    ]
+
+
+def test_a_wrapped_processor_still_gets_the_span_when_the_check_fails(
+    lenient: Leadtrace,
+    monkeypatch: pytest.MonkeyPatch,
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """An internal failure in the check is counted and logged, and never costs the span."""
+    calls: list[str] = []
+    scrubber = ScrubbingSpanProcessor(forward_to=_recording_processor(calls))
+
+    class Broken(dict[str, Any]):
+        def get(self, *_: object) -> Any:
+            raise RuntimeError("scrubber bug")
+
+    monkeypatch.setattr(scrubber, "_named", Broken())
+    provider = TracerProvider()
+    provider.add_span_processor(scrubber)
+    provider.get_tracer("app").start_span("op", attributes={"note": "ok"}).end()
+    assert calls == ["start op", "end op {'note': 'ok'}"]
+    points = counter_points(metric_reader, "leadtrace.internal_errors")
+    assert points == {
+        (("error.type", "RuntimeError"), ("where", "ScrubbingSpanProcessor.on_end")): 1
+    }
