@@ -495,3 +495,16 @@ def test_a_wrapped_processor_still_gets_the_span_when_the_check_fails(
     assert points == {
         (("error.type", "RuntimeError"), ("where", "ScrubbingSpanProcessor.on_end")): 1
     }
+
+
+def test_text_with_a_lone_surrogate_is_checked_like_any_other() -> None:
+    """A lone surrogate (undecodable input passed through) cannot be encoded plainly: such a
+    span takes the plan's full check, every time, and personal data next to it is found."""
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("crm")
+    for lead in ("L-1", "L-2", "ada@example.com"):
+        tracer.start_span("sync", attributes={"note": "caf\udce9", semconv.LEAD_ID: lead}).end()
+    first, second, third = exporter.get_finished_spans()
+    assert first.attributes["note"] == second.attributes["note"] == "caf\udce9"
+    assert semconv.REDACTED not in second.attributes
+    assert third.attributes[semconv.LEAD_ID] == MARKER

@@ -762,12 +762,11 @@ class ScrubbingSpanProcessor(SpanProcessor):
                 whole = plan.whole
                 try:
                     known = whole is not None and (
-                        "\0".join(whole(mapping))
-                        .encode("utf-8", "surrogatepass")
-                        .translate(_ZERO_DIGITS)
-                        in plan.clean
+                        "\0".join(whole(mapping)).encode().translate(_ZERO_DIGITS) in plan.clean
                     )
-                except TypeError:  # a value is no longer text: the plan's full check
+                except (TypeError, UnicodeEncodeError):
+                    # A value is no longer text, or holds a lone surrogate: the plan's full
+                    # check (the same template for every other text).
                     known = False
                 suspect = plan.suspect  # a local: see ``forward`` below
                 if (not known and suspect(mapping)) or (rare and self._suspect_rest(span)):
