@@ -315,6 +315,7 @@ written as ``0``: the verdict of :func:`_suspect_text` on text without ``%`` or 
 depends on which characters are digits, never on which digit they are, so texts that
 differ only in their numbers (ids, counters, timestamps) share one template and one check."""
 _CLEAN_TEXT_MAX_LEN: Final = 1024
+_NAME_SHAPES_MAX: Final = 4  # shapes a span name keeps besides its first
 _PLAN_CLEAN_MAX: Final = 256
 """Whole-span templates one shape plan remembers; a plan whose spans fill that many stops
 looking spans up whole."""
@@ -679,6 +680,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         self._safe = frozenset(safe_keys)
         self._shapes: dict[tuple[str, ...], _ShapePlan] = {}
         self._named: dict[str, _ShapePlan] = {}
+        self._named_more: dict[str, tuple[_ShapePlan, ...]] = {}
         self._key_plans: dict[int, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
         self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
@@ -779,8 +781,16 @@ class ScrubbingSpanProcessor(SpanProcessor):
                 forward(span)
 
     def _plan_named(self, mapping: Mapping[str, Any], name: str) -> _ShapePlan | None:
-        """The plan of ``mapping``'s shape, remembered for ``name``; None if ``name`` may hold
-        personal data (then it is not remembered)."""
+        """The plan of ``mapping``'s shape for a span called ``name`` that the name's first
+        plan does not fit; None if ``name`` may hold personal data (never remembered).
+
+        A name's first plan stays first (``on_end`` tries it); a few more are kept per name,
+        because some names come in more than one shape (OTel's ASGI send spans, with and
+        without a status code), and looking them up is cheaper than by the shape."""
+        more = self._named_more.get(name, ())
+        for known in more:
+            if known.size == len(mapping) and known.keys.issuperset(mapping):
+                return known
         if name not in _CLEAN and _suspect_cached(name):
             return None
         plan = self._shapes.get(tuple(mapping))
@@ -788,7 +798,11 @@ class ScrubbingSpanProcessor(SpanProcessor):
             plan = self._new_plan(mapping)
         if len(self._named) >= _SHAPES_MAX:  # boilerplate: bounded cache
             self._named.clear()
-        self._named[name] = plan
+            self._named_more.clear()
+        if name not in self._named:
+            self._named[name] = plan
+        elif len(more) < _NAME_SHAPES_MAX:
+            self._named_more[name] = (*more, plan)
         return plan
 
     def _suspect_rest(self, span: ReadableSpan) -> bool:
