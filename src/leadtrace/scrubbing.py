@@ -732,8 +732,9 @@ class ScrubbingSpanProcessor(SpanProcessor):
 
         Runs on every span, so the usual case (an SDK span with no personal data) is decided
         here in one frame: it reads the SDK span's own fields (the public properties copy on
-        each call), checks all attributes of a shape with one pass (see :class:`_ShapePlan`)
-        and skips span names already known to be clean.
+        each call), finds the plan of the span's keys by the span's name (see
+        :class:`_ShapePlan`) and looks the span's whole template up in it. With
+        ``forward_to``, the span is handed on afterwards, whatever happened.
         """
         try:
             trusted = _trusted.context
@@ -752,8 +753,8 @@ class ScrubbingSpanProcessor(SpanProcessor):
                     if self._suspect_public(span):
                         self._scrub(span)
                     return
-                # Spans of one name mostly share one shape: the plan last used for the name
-                # is tried first (a name is only ever remembered clean).
+                # Spans of one name mostly share one shape: the name's first plan is tried
+                # first (a name is only ever remembered clean, so its check is skipped).
                 plan = self._named.get(name)
                 if plan is None or plan.size != len(mapping) or not plan.keys.issuperset(mapping):
                     plan = self._plan_named(mapping, name)
