@@ -388,9 +388,9 @@ def test_the_phone_verdict_depends_on_digit_positions_not_digit_values(
 
 
 def test_a_span_named_like_another_is_checked_by_its_own_keys() -> None:
-    """Spans of one name are tried against the plan of the last one first: a span with as
-    many keys, one of them another key holding an address, is still found; a name holding
-    personal data is never remembered, so it is redacted every time."""
+    """Spans of one name are tried against the name's first plan first: a span with as many
+    keys, one of them another key holding an address, is still found; a name holding personal
+    data is never remembered, so it is redacted every time."""
     provider, exporter = _provider()
     tracer = provider.get_tracer("crm")
     tracer.start_span("sync", attributes={semconv.CRM_SYSTEM: "hubspot", "note": "ok"}).end()
@@ -437,8 +437,8 @@ def _recording_processor(calls: list[str]) -> Any:
 
 
 def test_a_wrapped_processor_only_ever_sees_scrubbed_spans() -> None:
-    """``forward_to``: the exporting processor behind the scrubber receives each span after
-    it is scrubbed, whatever order processors were added in."""
+    """``forward_to``: the exporting processor behind the scrubber receives each span only
+    after it is scrubbed (attributes, exception event, status and name)."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(ScrubbingSpanProcessor(forward_to=SimpleSpanProcessor(exporter)))
