@@ -254,17 +254,26 @@ def attach_journey(value: BusinessContext, span: Span | None = None) -> object:
     calls inside it also update its attributes while it is recording. Returns the token to
     pass to :func:`detach_journey`.
     """
-    cell = _Cell(value, span)
+    return _attach(_Cell(value, span))
+
+
+def detach_journey(token: object) -> None:
+    """Restore the context from before :func:`attach_journey` returned ``token``."""
+    _detach(token)
+
+
+def _attach(cell: _Cell) -> object:
+    """Make ``cell`` the current journey; returns the token for :func:`_detach`."""
     if _CURRENT is None:
         return otel_context.attach(otel_context.set_value(_KEY, cell))
-    # What set_value + attach do, without their three Python calls (once per request).
+    # What set_value + attach do, without their three Python calls.
     values = _CURRENT.get().copy()
     values[_KEY] = cell
     return _CURRENT.set(otel_context.Context(values))
 
 
-def detach_journey(token: object) -> None:
-    """Restore the context from before :func:`attach_journey` returned ``token``."""
+def _detach(token: object) -> None:
+    """Undo the :func:`_attach` that returned ``token``."""
     if _CURRENT is not None and token.__class__ is Token:
         try:
             _CURRENT.reset(token)
@@ -289,10 +298,10 @@ class _Attached:
         self._cell = cell
 
     def __enter__(self) -> None:
-        self._token = otel_context.attach(otel_context.set_value(_KEY, self._cell))
+        self._token = _attach(self._cell)
 
     def __exit__(self, *exc: object) -> None:
-        otel_context.detach(self._token)
+        _detach(self._token)
 
 
 class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@journey(...)``
@@ -334,7 +343,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         new: bool = False,
     ) -> None:
         self._args = (journey_id, parent, campaign, consent, identity, synthetic, started_at, new)
-        self._tokens: dict[_Cell, Token[otel_context.Context]] = {}
+        self._tokens: dict[_Cell, object] = {}
 
     def _build(self) -> BusinessContext:
         journey_id, parent, campaign, consent, identity, synthetic, started_at, new = self._args
@@ -355,7 +364,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         cell = _Cell(value)
         # Keyed by the cell this entry attached, so one journey object shared by threads or
         # tasks (``J = journey(); with J: ...``) detaches exactly what each entry attached.
-        self._tokens[cell] = otel_context.attach(otel_context.set_value(_KEY, cell))
+        self._tokens[cell] = _attach(cell)
         return value
 
     def __exit__(
@@ -367,7 +376,7 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         cell = otel_context.get_value(_KEY)
         token = self._tokens.pop(cell, None) if isinstance(cell, _Cell) else None
         if token is not None:
-            otel_context.detach(token)
+            _detach(token)
 
     async def __aenter__(self) -> BusinessContext:
         return self.__enter__()

@@ -794,9 +794,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
                 return known
         if name not in _CLEAN and _suspect_cached(name):
             return None
-        plan = self._shapes.get(tuple(mapping))
-        if plan is None:
-            plan = self._new_plan(mapping)
+        plan = self._plan_of(mapping)
         if len(self._named) >= _SHAPES_MAX:  # boilerplate: bounded cache
             self._named.clear()
             self._named_more.clear()
@@ -830,14 +828,15 @@ class ScrubbingSpanProcessor(SpanProcessor):
         """Whether any scanned value of ``attrs`` may hold an e-mail or phone."""
         backing = getattr(attrs, "_dict", None)
         mapping: Mapping[str, Any] = backing if isinstance(backing, dict) else attrs
-        plan = self._shapes.get(tuple(mapping))
-        if plan is None:
-            plan = self._new_plan(mapping)
-        return plan.suspect(mapping)
+        return self._plan_of(mapping).suspect(mapping)
 
-    def _new_plan(self, mapping: Mapping[str, Any]) -> _ShapePlan:
-        # Spans of one kind carry the same keys in the same order: plan them once.
+    def _plan_of(self, mapping: Mapping[str, Any]) -> _ShapePlan:
+        """The plan of ``mapping``'s shape: spans of one kind carry the same keys in the same
+        order, so each shape is planned once (bounded: cleared when full)."""
         shape = tuple(mapping)
+        plan = self._shapes.get(shape)
+        if plan is not None:
+            return plan
         plan = _ShapePlan(shape, mapping, self._safe)
         if len(self._shapes) >= _SHAPES_MAX:
             self._shapes.clear()
