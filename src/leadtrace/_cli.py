@@ -41,26 +41,38 @@ def consent_verify(file: str) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from exc
     if report.ok:
-        click.echo(f"{file}: ok, {report.records} records, head {report.head}")
+        click.echo(f"{file}: ok, {_count(report.records, 'record')}, head {report.head}")
         return
     click.echo(
         f"{file}:{report.first_bad_line}: broken: {report.reason} "
-        f"({report.records} valid records before it, last valid head {report.head})",
+        f"({_count(report.records, 'valid record')} before it, last valid head {report.head})",
         err=True,
     )
     raise SystemExit(1)
 
 
-def _import_modules(modules: tuple[str, ...]) -> None:
-    import importlib
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
+
+def _import_modules(modules: tuple[str, ...]) -> None:
+    """Import each module as ``python -m`` and pytest would: the current directory first."""
+    import importlib
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if modules and cwd not in sys.path:
+        sys.path.insert(0, cwd)
     for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise click.UsageError(
                 f"cannot import {module!r} to register its events: {exc}. "
-                "Run from your project's environment or fix the module path."
+                f"leadtrace looked in the current directory ({cwd}) and on sys.path: run it "
+                "from your project's root (the directory that holds the package), inside the "
+                "environment where the package is installed, or fix the module path."
             ) from exc
 
 

@@ -255,6 +255,13 @@ def _unconfigured_runtime() -> Leadtrace:
             local=False,
             owned=False,
         )
+        if not _unconfigured.enabled:
+            # Once per process (this handle is made once), as OpenTelemetry's proxy warns.
+            _log.warning(
+                "leadtrace: events are recorded nowhere: call leadtrace.configure() at "
+                "start-up (or install an OpenTelemetry SDK TracerProvider) before the first "
+                "journey"
+            )
     return _unconfigured
 
 

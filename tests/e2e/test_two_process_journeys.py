@@ -21,7 +21,7 @@ from leadtrace.testing import (
 
 pytestmark = pytest.mark.slow
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 UTM = {"utm_id": "spring-launch", "utm_source": "google", "utm_medium": "cpc"}
 WEB_STAGES = ["session_started", "form_submitted", "lead_created"]
 WORKER_STAGES = ["lead_enriched", "lead_routed", "crm_updated"]
@@ -68,14 +68,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OTLPReceiver
         open(workdir / "worker.err", "w+b") as worker_err,
     ):
         env = _clean_env()
+        env["LEADTRACE_LOCAL_DIR"] = str(workdir / ".leadtrace")
         web = subprocess.Popen(
             [sys.executable, str(HERE / "web_app.py"), "--endpoint", receiver.url,
              "--responses", str(responses)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=web_err, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=web_err, env=env, cwd=workdir,
         )  # fmt: skip
         worker = subprocess.Popen(
             [sys.executable, str(HERE / "worker.py"), "--endpoint", receiver.url],
-            stdin=web.stdout, stdout=subprocess.DEVNULL, stderr=worker_err, env=env,
+            stdin=web.stdout, stdout=subprocess.DEVNULL, stderr=worker_err, env=env, cwd=workdir,
         )  # fmt: skip
         assert web.stdin is not None
         assert web.stdout is not None
