@@ -21,12 +21,15 @@ for _ in range(3):
 print("app carried on")
 """
 
-_SDK_FIRST = """
+_SDK_FIRST = (
+    """
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 trace.set_tracer_provider(TracerProvider())
-""" + _SCRIPT
+"""
+    + _SCRIPT
+)
 
 
 def _run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
