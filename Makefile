@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: test demo bench lint typecheck docs clean
+.PHONY: test demo bench lint typecheck docs dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(VENV)/.dev-installed
 
 docs: $(VENV)/.dev-installed
 	$(BIN)/python -m leadtrace._docgen
+
+dist: $(BIN)/python
+	$(PIP) wheel -q --no-deps -w dist .
+	@ls dist/*.whl
 
 clean:
 	rm -rf $(VENV) .leadtrace build dist

@@ -19,8 +19,10 @@ from leadtrace.errors import ConfigError
 
 
 @pytest.fixture
-def clean_globals() -> Iterator[None]:
-    """Reset leadtrace's and OpenTelemetry's global providers around a test."""
+def clean_globals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Reset leadtrace's and OpenTelemetry's global providers around a test, run in tmp_path
+    (a global setup writes its default files, such as the consent audit log, there)."""
+    monkeypatch.chdir(tmp_path)
     from opentelemetry import metrics
     from opentelemetry.metrics import _internal as metrics_internal
     from opentelemetry.trace import _TRACER_PROVIDER_SET_ONCE
