@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
 from leadtrace._runtime import Leadtrace
+from leadtrace.context import JOURNEY_SPAN
 
 
 def active_handle(metric_reader: InMemoryMetricReader, **settings: Any) -> Iterator[Leadtrace]:
@@ -24,3 +25,8 @@ def active_handle(metric_reader: InMemoryMetricReader, **settings: Any) -> Itera
     with h.activate():
         yield h
     h.shutdown()
+
+
+def event_spans(spans: Iterable[Any]) -> list[Any]:
+    """``spans`` without the ``journey`` spans that journeys open (the spans under test)."""
+    return [s for s in spans if s.name != JOURNEY_SPAN]

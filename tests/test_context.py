@@ -241,9 +241,11 @@ def test_inject_extract_round_trip(handle: Leadtrace) -> None:
         campaign=CAMPAIGN, consent=GRANTED, identity=ident, synthetic=True, started_at=started
     ) as j:
         assert leadtrace.inject(carrier)
+    assert j.origin is not None
+    origin = f"{j.origin.trace_id:032x}-{j.origin.span_id:016x}"
     assert carrier == {
         HEADER: f"v=1;j={j.journey_id};t=1795687200000;c=spring;so=google;me=cpc;"
-        "ch=paid_search;cs=granted;cp=analytics;s=1"
+        f"ch=paid_search;cs=granted;cp=analytics;s=1;o={origin}"
     }
     got = leadtrace.extract({HEADER.upper(): carrier[HEADER]})
     assert got is not None

@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
+from _handles import event_spans
 from _metrics import counter_points
 from leadtrace import events, semconv
 from leadtrace._runtime import Leadtrace
@@ -22,7 +23,7 @@ GRANTED = leadtrace.ConsentState(status="granted", purposes=frozenset({"analytic
 
 
 def _only_span(handle: Leadtrace) -> Any:
-    spans = handle.finished_spans()
+    spans = event_spans(handle.finished_spans())
     assert len(spans) == 1, [s.name for s in spans]
     return spans[0]
 
@@ -219,7 +220,11 @@ def test_lenient_mode_survives_a_failing_processor(
         leadtrace.emit("form_viewed", form_id="f")
         with lenient.tracer_provider.get_tracer("app").start_as_current_span("app-span"):
             pass
-    assert sorted(s.name for s in lenient.finished_spans()) == ["app-span", "form_viewed"]
+    assert sorted(s.name for s in lenient.finished_spans()) == [
+        "app-span",
+        "form_viewed",
+        "journey",
+    ]
 
 
 def test_lenient_mode_survives_a_failing_exporter(metric_reader: InMemoryMetricReader) -> None:
@@ -281,7 +286,7 @@ def test_emitted_values_are_scrubbed_before_export(handle: Leadtrace) -> None:
             "lead_routed", lead_id="L-1", routing_rule_id="r", owner_id="bob@example.com"
         )
         leadtrace.emit("lead_routed", lead_id="L-2", routing_rule_id="r", owner_id="U-7")
-    first, second = handle.finished_spans()
+    first, second = event_spans(handle.finished_spans())
     assert first.attributes[semconv.ROUTING_OWNER_ID] == "[redacted]"
     assert first.attributes[semconv.CAMPAIGN_NAME] == "promo for [redacted]"
     assert first.attributes[semconv.REDACTED] == (semconv.CAMPAIGN_NAME, semconv.ROUTING_OWNER_ID)
@@ -306,7 +311,7 @@ def test_vendor_supplied_values_are_scrubbed(handle: Leadtrace) -> None:
 
     with pytest.raises(ValueError, match="duplicate"):
         write()
-    crm, routed, failed = handle.finished_spans()
+    crm, routed, failed = event_spans(handle.finished_spans())
     assert crm.attributes[semconv.CRM_RECORD_ID] == "[redacted]"
     assert routed.attributes[semconv.ROUTING_TERRITORY] == "[redacted]"
     assert failed.attributes[semconv.FAILURE_REASON] == "duplicate of [redacted]"

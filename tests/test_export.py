@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 import leadtrace
+from _handles import event_spans
 from leadtrace import semconv
 from leadtrace.testing import OTLPReceiver
 
@@ -36,7 +37,7 @@ def test_http_protobuf_export_carries_attributes_and_resource(receiver: OTLPRece
     with handle.activate(), leadtrace.journey(campaign=leadtrace.Campaign(id="spring")) as j:
         event_id = leadtrace.emit("lead_created", lead_id="L-1", dedupe_outcome="created")
     assert handle.force_flush()
-    (span,) = receiver.records()
+    (span,) = event_spans(receiver.records())
     assert span.name == "lead_created"
     assert span.service_name == "landing-web"
     assert span.attributes[semconv.EVENT_ID] == event_id

@@ -164,9 +164,9 @@ def test_granted_journey_exports_hashes_and_the_denied_one_none(collector: Any) 
     for span in spans:
         attrs = _attrs(span)
         by_journey.setdefault(attrs.get(semconv.JOURNEY_ID, ""), []).append(attrs)
-    assert len(by_journey[happy]) == 9
+    assert len(by_journey[happy]) == 10  # nine stages and the journey span
     assert all(a[semconv.IDENTITY_EMAIL_HASH] == expected for a in by_journey[happy])
-    assert len(by_journey[refused]) == 2
+    assert len(by_journey[refused]) == 3  # two stages and the journey span
     for attrs in by_journey[refused]:
         assert not [k for k in attrs if k.startswith("martech.identity.")]
         assert attrs[semconv.CONSENT_DROPPED_REASON] == (

@@ -41,8 +41,10 @@ def test_quickstart_block_runs_and_writes_spans(tmp_path: Path) -> None:
         json.loads(line)
         for line in (tmp_path / ".leadtrace" / "spans.jsonl").read_text().splitlines()
     ]
-    assert [s["name"] for s in spans] == ["form_submitted", "lead_created", "lead_routed"]
-    routed = spans[-1]["attributes"]
+    names = [s["name"] for s in spans]
+    assert names == ["form_submitted", "lead_created", "lead_routed", "journey"]
+    assert len({s["trace_id"] for s in spans}) == 1  # the journey is one trace
+    routed = spans[2]["attributes"]
     assert routed["martech.routing.owner_id"] == "U-7"
     assert routed["martech.lead.id"] == "L-1"
     assert routed["martech.campaign.id"] == "spring"
@@ -53,7 +55,7 @@ def test_demo_script_reports_the_journey(tmp_path: Path) -> None:
     """examples/quickstart.py (make demo) prints the stages and finds no raw e-mail."""
     result = _run_script(ROOT / "examples" / "quickstart.py", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 spans written to .leadtrace/spans.jsonl" in result.stdout
+    assert "11 spans written to .leadtrace/spans.jsonl" in result.stdout
     assert "sales_acknowledged    sales       True" in result.stdout
     assert "raw e-mail in the exported file: no" in result.stdout
     assert "1 record, hash chain intact" in result.stdout

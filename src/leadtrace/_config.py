@@ -284,6 +284,15 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "journey_spans",
+        ("LEADTRACE_JOURNEY_SPANS",),
+        "true",
+        "`journey()` opens a `journey` span when it starts a journey with no span current, so "
+        "the journey's spans in this process form one trace (linked to the journey's origin "
+        "when it came from another process).",
+        _bool,
+    ),
+    Setting(
         "consent_audit_log",
         ("LEADTRACE_CONSENT_AUDIT_LOG",),
         "",
@@ -318,6 +327,7 @@ class Settings:
     cookie_key: bytes | None
     cookie_max_age_days: int
     session_events: bool
+    journey_spans: bool
     consent_audit_log: str | None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
@@ -399,7 +409,7 @@ def resolve_settings(
 
 
 _KEYS = frozenset({"hash_key", "cookie_key"})
-_BOOLS = frozenset({"scrub", "export_logs", "session_events"})
+_BOOLS = frozenset(s.name for s in SETTINGS if s.parse is _bool)
 _LISTS = frozenset({"propagate_to", "trusted_networks"})
 
 

@@ -402,6 +402,7 @@ def configure(
     cookie_key: str | bytes | None = None,
     cookie_max_age_days: int | None = None,
     session_events: bool | None = None,
+    journey_spans: bool | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -454,6 +455,7 @@ def configure(
         "cookie_key": cookie_key,
         "cookie_max_age_days": cookie_max_age_days,
         "session_events": session_events,
+        "journey_spans": journey_spans,
     }
     if not local and _global is not None:
         warnings.warn(

@@ -10,7 +10,7 @@ Across processes, :func:`inject` and :func:`extract` carry an allow-listed subse
 header, ``leadtrace-journey`` (format in ``docs/journeys.md``)::
 
     leadtrace-journey: v=1;j=7f3c...;t=1764151200000;c=spring;so=google;me=cpc;ch=paid_search;
-                       cs=granted;cp=analytics,marketing;s=0
+                       cs=granted;cp=analytics,marketing;s=0;o=<trace id>-<span id>
 """
 
 from __future__ import annotations
@@ -35,7 +35,16 @@ from typing import Any, Final, TypeVar, cast, overload
 from urllib.parse import quote, unquote, urlparse
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import Span
+from opentelemetry.trace import (
+    Link,
+    Span,
+    SpanContext,
+    Status,
+    StatusCode,
+    TraceFlags,
+    get_current_span,
+    set_span_in_context,
+)
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
@@ -60,6 +69,9 @@ __all__ = [
 
 HEADER: Final = "leadtrace-journey"
 """Name of the header (or message attribute) that carries the journey across processes."""
+
+JOURNEY_SPAN: Final = "journey"
+"""Name of the span :func:`journey` opens when it starts a journey with no span current."""
 
 _KEY: Final = otel_context.create_key("leadtrace.journey")
 _MAX_HEADER = 1024
@@ -93,6 +105,9 @@ class BusinessContext:
     """Hashed identity keys."""
     synthetic: bool = False
     """True for test traffic."""
+    origin: SpanContext | None = field(default=None, compare=False, repr=False)
+    """The span the journey started in (its ``journey`` span, or the span current when it
+    started). Travels in the header, so spans of other processes can link back to it."""
     attributes: Mapping[str, Any] = field(init=False, compare=False, repr=False)
     """Span attributes of this context, computed once (identity keys only with consent).
     Sequences are tuples, as the SDK stores them, so they go onto spans as they are."""
@@ -148,6 +163,7 @@ class BusinessContext:
             "consent": self.consent,
             "identity": self.identity,
             "synthetic": self.synthetic,
+            "origin": self.origin,
         }
         values.update(changes)
         return BusinessContext(**values)
@@ -262,14 +278,62 @@ def detach_journey(token: object) -> None:
     _detach(token)
 
 
-def _attach(cell: _Cell) -> object:
-    """Make ``cell`` the current journey; returns the token for :func:`_detach`."""
+def _attach(cell: _Cell, span: Span | None = None) -> object:
+    """Make ``cell`` the current journey (and ``span``, when given, the current span);
+    returns the token for :func:`_detach`."""
+    if span is not None:
+        ctx = set_span_in_context(span, otel_context.set_value(_KEY, cell))
+        return otel_context.attach(ctx)
     if _CURRENT is None:
         return otel_context.attach(otel_context.set_value(_KEY, cell))
     # What set_value + attach do, without their three Python calls.
     values = _CURRENT.get().copy()
     values[_KEY] = cell
     return _CURRENT.set(otel_context.Context(values))
+
+
+def _open_journey_span(value: BusinessContext) -> tuple[BusinessContext, Span | None]:
+    """Give a journey that starts here its place in the trace.
+
+    With no span current, open the ``journey`` span: everything started inside the journey
+    in this process becomes one trace under it, linked to the journey's origin in another
+    process when the journey came from one. With a span current (a web request's server
+    span), that span is the origin. Returns the context (with its origin) and the span
+    opened, if any.
+    """
+    try:
+        current_span = get_current_span()
+        if current_span.get_span_context().is_valid:
+            if value.origin is None:
+                value = value.replace(origin=current_span.get_span_context())
+            return value, None
+        from leadtrace._runtime import current  # deferred: the runtime imports this module
+
+        runtime = current()
+        if not runtime.settings.journey_spans:
+            return value, None
+        links = [Link(value.origin)] if value.origin is not None else None
+        span = runtime.tracer.start_span(
+            JOURNEY_SPAN,
+            attributes=value.attributes,
+            links=links,
+        )
+        if value.origin is None and span.get_span_context().is_valid:
+            value = value.replace(origin=span.get_span_context())
+        return value, span
+    except Exception as exc:
+        internal_error(exc, "journey.span")
+        return value, None
+
+
+def _close_journey_span(span: Span, exc: BaseException | None) -> None:
+    try:
+        if exc is not None and span.is_recording():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        span.end()
+    except Exception as inner:
+        internal_error(inner, "journey.span")
 
 
 def _detach(token: object) -> None:
@@ -346,25 +410,35 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         self._tokens: dict[_Cell, object] = {}
 
     def _build(self) -> BusinessContext:
+        return self._decide()[0]
+
+    def _decide(self) -> tuple[BusinessContext, bool]:
+        """The journey's context, and whether this entry starts it in this process (a new
+        journey, or one received from another process) rather than continuing a current one."""
         journey_id, parent, campaign, consent, identity, synthetic, started_at, new = self._args
         base = None if new else (parent or current_journey())
         if base is not None and journey_id not in (None, base.journey_id):
             base = None
         changes = _given(campaign, consent, identity, synthetic)
         if base is not None:
-            return base.replace(**changes) if changes else base
-        return BusinessContext(
+            value = base.replace(**changes) if changes else base
+            return value, base is parent
+        value = BusinessContext(
             journey_id=journey_id or new_event_id(),
             started_at=started_at or now(),
             **changes,
         )
+        return value, True
 
     def __enter__(self) -> BusinessContext:
-        value = self._build()
-        cell = _Cell(value)
+        value, starts = self._decide()
+        span = None
+        if starts:
+            value, span = _open_journey_span(value)
+        cell = _Cell(value, span)
         # Keyed by the cell this entry attached, so one journey object shared by threads or
         # tasks (``J = journey(); with J: ...``) detaches exactly what each entry attached.
-        self._tokens[cell] = _attach(cell)
+        self._tokens[cell] = _attach(cell, span)
         return value
 
     def __exit__(
@@ -377,6 +451,8 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         token = self._tokens.pop(cell, None) if isinstance(cell, _Cell) else None
         if token is not None:
             _detach(token)
+            if isinstance(cell, _Cell) and cell.span is not None:
+                _close_journey_span(cell.span, exc)
 
     async def __aenter__(self) -> BusinessContext:
         return self.__enter__()
@@ -469,7 +545,22 @@ def _header_value(ctx: BusinessContext) -> str:
     if ctx.consent is not None and ctx.consent.purposes:
         parts.append("cp=" + ",".join(sorted(p for p in ctx.consent.purposes if _is_safe(p))))
     parts.append(f"s={1 if ctx.synthetic else 0}")
+    origin = ctx.origin
+    if origin is not None and origin.is_valid:
+        parts.append(f"o={origin.trace_id:032x}-{origin.span_id:016x}")
     return ";".join(parts)
+
+
+def _origin(raw: str | None) -> SpanContext | None:
+    """The origin span of a header's ``o=<32 hex trace id>-<16 hex span id>``, if valid."""
+    if not raw or len(raw) != 49 or raw[32] != "-":
+        return None
+    try:
+        trace_id, span_id = int(raw[:32], 16), int(raw[33:], 16)
+    except ValueError:
+        return None
+    origin = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(1))
+    return origin if origin.is_valid else None
 
 
 def host_allowed(url: str, patterns: tuple[str, ...]) -> bool:
@@ -568,6 +659,7 @@ def parse_header(value: str | None) -> BusinessContext | None:
         campaign=campaign,
         consent=consent,
         synthetic=fields.get("s") == "1",
+        origin=_origin(fields.get("o")),
     )
 
 

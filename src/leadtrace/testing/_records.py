@@ -36,6 +36,7 @@ class SpanRecord:
         status_description: the status description, when there is one.
         service_name: ``service.name`` of the resource that produced the span.
         exceptions: ``(exception.type, exception.message)`` of each recorded exception.
+        links: ``(trace_id, span_id)`` of each span this one links to (hex, as above).
         sequence: arrival (or start) order inside the capture, for stable sorting.
     """
 
@@ -50,6 +51,7 @@ class SpanRecord:
     status_description: str = ""
     service_name: str = ""
     exceptions: tuple[tuple[str, str], ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
     sequence: int = field(default=0, compare=False)
 
     @property
@@ -103,6 +105,9 @@ def from_readable(span: ReadableSpan, sequence: int = 0) -> SpanRecord:
         status_description=status.description or "",
         service_name=str(resource_attrs.get("service.name", "")),
         exceptions=exceptions,
+        links=tuple(
+            (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links
+        ),
         sequence=sequence,
     )
 
@@ -152,5 +157,6 @@ def from_proto(span: ProtoSpan, service_name: str, sequence: int = 0) -> SpanRec
         status_description=span.status.message,
         service_name=service_name,
         exceptions=tuple(exceptions),
+        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
         sequence=sequence,
     )
