@@ -22,6 +22,7 @@ def test_public_api_is_pinned() -> None:
             "annotate",
             "configure",
             "current_journey",
+            "describe",
             "emit",
             "events",
             "extract",

@@ -33,10 +33,11 @@ def test_quickstart_block_runs_and_writes_spans(tmp_path: Path) -> None:
     quickstart = readme.split("## Quickstart", 1)[1]
     code = re.search(r"```python\n(.*?)```", quickstart, re.DOTALL)
     assert code is not None
-    assert len(code.group(1).strip().splitlines()) <= 15
+    assert len(code.group(1).strip().splitlines()) <= 16
     (tmp_path / "quickstart.py").write_text(code.group(1), encoding="utf-8")
     result = _run_script("quickstart.py", tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "spans:    as JSON lines in .leadtrace/spans.jsonl" in result.stdout
     spans = [
         json.loads(line)
         for line in (tmp_path / ".leadtrace" / "spans.jsonl").read_text().splitlines()

@@ -19,6 +19,7 @@ Everything not listed in ``__all__`` is private or lives in a documented submodu
 from __future__ import annotations
 
 from leadtrace import events, semconv
+from leadtrace._describe import describe
 from leadtrace._emit import emit
 from leadtrace._runtime import VERSION, Leadtrace, configure
 from leadtrace._stage import stage
@@ -51,6 +52,7 @@ __all__ = [
     "annotate",
     "configure",
     "current_journey",
+    "describe",
     "emit",
     "events",
     "extract",

@@ -40,6 +40,7 @@ from leadtrace.scrubbing import scrub_text
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
 
+    from leadtrace._config import Settings
     from leadtrace._runtime import Leadtrace
     from leadtrace.events import Event
 
@@ -54,6 +55,7 @@ __all__ = [
     "AuditSink",
     "ConsentAuditTrail",
     "FileAuditSink",
+    "audit_log_path",
     "consent_record",
     "install_audit_trail",
     "record_hash",
@@ -519,6 +521,16 @@ class ConsentAuditTrail:
             self.sink.close()
 
 
+def audit_log_path(settings: Settings, *, local: bool) -> Path | None:
+    """The consent audit log file of a setup, or None when it keeps none (see below)."""
+    configured = settings.consent_audit_log
+    if configured is not None and configured.lower() == "off":
+        return None
+    if configured is None and local:
+        return None
+    return Path(configured) if configured else Path(settings.local_dir) / "consent-audit.jsonl"
+
+
 def install_audit_trail(handle: Leadtrace) -> ConsentAuditTrail | None:
     """Attach the consent audit trail ``configure()`` asks for to ``handle``.
 
@@ -530,12 +542,9 @@ def install_audit_trail(handle: Leadtrace) -> ConsentAuditTrail | None:
         ConfigError: the file cannot be opened for appending.
     """
     settings = handle.settings
-    configured = settings.consent_audit_log
-    if configured is not None and configured.lower() == "off":
+    path = audit_log_path(settings, local=handle.local)
+    if path is None:
         return None
-    if configured is None and handle.local:
-        return None
-    path = Path(configured) if configured else Path(settings.local_dir) / "consent-audit.jsonl"
     try:
         sink = FileAuditSink(path)
     except (OSError, ValueError) as exc:
