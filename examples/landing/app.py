@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
+import uuid
 from urllib.parse import parse_qs
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -47,6 +50,16 @@ PAGE = """<!doctype html>
     <label>Work e-mail <input type="email" name="email" required autocomplete="email"></label>
     <label>Full name <input type="text" name="name" required autocomplete="name"></label>
     <label>Company <input type="text" name="company" autocomplete="organization"></label>
+    <label>Country
+      <select name="country">
+        <option value="US">United States</option>
+        <option value="GB">United Kingdom</option>
+        <option value="DE">Germany</option>
+        <option value="AT">Austria</option>
+        <option value="CH">Switzerland</option>
+        <option value="FR">France</option>
+      </select>
+    </label>
     <label>Team size
       <select name="team_size">
         <option value="1-10">1-10</option>
@@ -87,6 +100,39 @@ def _banner_consent(request: Request) -> leadtrace.ConsentState | None:
     if choice == "denied":
         return leadtrace.ConsentState(status="denied", purposes=PURPOSES, source="banner")
     return None
+
+
+LEGACY_FORM_VERSION = "2"
+"""The previous form, still linked from an old campaign. Its hand-off path predates consent
+capture and forwards the journey without the visitor's consent: the "consent lost between
+form and router" failure that the demo's ``consent_missing`` fault shows."""
+
+
+async def forward_lead(fields: dict[str, list[str]]) -> str | None:
+    """Hand the demo request to the lead pipeline worker, carrying the journey across.
+
+    ``DEMO_WORKER_URL`` (``leadtrace demo`` sets it) names ``examples/pipeline/worker.py``;
+    unset, the landing page keeps its leads to itself. Returns the lead id handed over.
+    """
+    url = os.environ.get("DEMO_WORKER_URL")
+    journey = leadtrace.current_journey()
+    if not url or journey is None:
+        return None
+    first = {name: values[0] for name, values in fields.items() if values}
+    if first.get("form_version") == LEGACY_FORM_VERSION:
+        journey = journey.replace(consent=None)  # the legacy path's bug, kept for the demo
+    headers: dict[str, str] = {}
+    leadtrace.inject(headers, url=url, context=journey)
+    lead_id = f"L-{uuid.uuid4().hex[:12]}"
+    lead = {
+        "lead_id": lead_id,
+        "email": first.get("email", ""),
+        "company": first.get("company", ""),
+        "country": first.get("country", "US"),
+    }
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        (await client.post(f"{url}/leads", json=lead, headers=headers)).raise_for_status()
+    return lead_id
 
 
 def create_app() -> FastAPI:
@@ -140,6 +186,7 @@ def create_app() -> FastAPI:
             form_version=fields.get("form_version", [FORM_VERSION])[0],
             field_names=sorted(fields),
         )
+        await forward_lead(fields)
         return THANKS.format(name=html.escape(name or "there"))
 
     instrument_fastapi(app)
