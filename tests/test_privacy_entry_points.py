@@ -154,7 +154,7 @@ def _third_party(handle: Leadtrace, value: str) -> None:
         attributes={f"crm.field[{value}]": "x", "tags": ["a", value], "http.route": value},
     ) as span:
         span.record_exception(ValueError(f"bad contact {value}"))
-        span.add_event("retry", {"contact": value})
+        span.add_event(f"retry {value}", {"contact": value})
 
 
 class _Once:

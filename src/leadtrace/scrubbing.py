@@ -661,11 +661,14 @@ class ScrubbingSpanProcessor(SpanProcessor):
         return plan
 
     def _suspect_rest(self, span: ReadableSpan) -> bool:
-        """Whether the status description, an event or a link may hold personal data."""
+        """Whether the status description, an event (its name or attributes) or a link may hold
+        personal data."""
         description = span.status.description
         if description is not None and _suspect_text(description):
             return True
         for event in span.events:
+            if _suspect_cached(event.name):
+                return True
             if event.attributes and self._suspect_mapping(event.attributes):
                 return True
         return any(
@@ -703,13 +706,17 @@ class ScrubbingSpanProcessor(SpanProcessor):
         replacer = self._replacer
         redacted: list[str] = []
         for event in span.events:
+            event_name = scrub_text(event.name, replacer)
+            if event_name != event.name:
+                event._name = event_name
+                redacted.append(f"{event_name}:otel.event_name")
             if event.attributes:
                 cleaned, keys = _clean_mapping(event.attributes, self._safe, replacer)
                 if cleaned is not None:
                     event._attributes = BoundedAttributes(
                         attributes=cleaned, immutable=True, max_value_len=None
                     )
-                    redacted.extend(f"{event.name}:{k}" for k in keys)
+                    redacted.extend(f"{event_name}:{k}" for k in keys)
         for link in span.links:
             if link.attributes:
                 cleaned, keys = _clean_mapping(link.attributes, self._safe, replacer)
