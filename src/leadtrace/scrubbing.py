@@ -299,13 +299,14 @@ def scrub_value(value: Any, _replacer: _Replacer = _MARKER, _depth: int = 0) -> 
     An unchanged value is returned as the same object, so ``scrub_value(v) is v`` means clean.
     """
     if isinstance(value, str):
-        return scrub_text(value, _replacer)
+        cleaned = scrub_text(value, _replacer)
+        return value if cleaned == value else cleaned
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (bytes, bytearray)):
         text = bytes(value).decode("utf-8", "replace")
         cleaned_text = scrub_text(text, _replacer)
-        return value if cleaned_text is text else cleaned_text
+        return value if cleaned_text == text else cleaned_text
     if _depth < _MAX_DEPTH:
         if isinstance(value, (list, tuple, set, frozenset)):
             items = [scrub_value(v, _replacer, _depth + 1) for v in value]
@@ -324,7 +325,7 @@ def scrub_value(value: Any, _replacer: _Replacer = _MARKER, _depth: int = 0) -> 
             return dict(pairs)
     text = repr(value)
     cleaned_repr = scrub_text(text, _replacer)
-    return value if cleaned_repr is text else cleaned_repr
+    return value if cleaned_repr == text else cleaned_repr
 
 
 _REBUILDABLE: Final = frozenset({list, tuple, set, frozenset})
@@ -344,10 +345,10 @@ def _clean_mapping(
             continue
         new_key = scrub_text(key, replacer)
         cleaned = value if isinstance(value, (bool, int, float)) else scrub_value(value, replacer)
-        if new_key is not key or (cleaned is not value and cleaned != value):
+        if new_key != key or cleaned is not value:
             if result is None:
                 result = dict(attrs)
-            if new_key is not key:
+            if new_key != key:
                 del result[key]
             result[new_key] = cleaned
             redacted.append(new_key)
