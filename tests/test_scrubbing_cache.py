@@ -115,3 +115,12 @@ def test_texts_of_one_template_share_a_verdict(text: str, digits: list[str]) -> 
     assert scrubbing._template(swapped) == scrubbing._template(decoded)
     if "@" not in decoded:
         assert scrubbing._suspect_decoded(swapped) == scrubbing._suspect_decoded(decoded)
+
+
+@given(text=st.text("0123456789abcdefABCXYZ", min_size=1, max_size=40))
+@settings(max_examples=250, deadline=None)
+def test_letters_and_digits_alone_never_look_like_a_phone(text: str) -> None:
+    """Why ids of letters and digits only skip the pattern pass: the full rules never find a
+    phone number (or an address) in such text."""
+    assert not scrubbing._suspect_decoded(text)
+    assert scrub_text(text) is text

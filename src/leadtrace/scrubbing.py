@@ -157,6 +157,10 @@ def _suspect_text(text: str) -> bool:
     Percent-encoded text is checked decoded (once; a still-encoded ``%40`` counts as an
     ``@``).
     """
+    if text.isascii() and text.isalnum():
+        # Letters and digits only (hex ids, hashes, tokens): no ``@``, no separator, no label,
+        # so any run of digits in it is bare or glued to a letter, never a phone number.
+        return False
     if "%" in text:
         text = unquote(text)
     return "@" in text or "%40" in text or _suspect_decoded(text)
