@@ -486,7 +486,8 @@ def test_a_wrapped_processor_still_gets_the_span_when_the_check_fails(
     monkeypatch: pytest.MonkeyPatch,
     metric_reader: InMemoryMetricReader,
 ) -> None:
-    """An internal failure in the check is counted and logged, and never costs the span."""
+    """An internal failure in the check is counted and logged, never costs the span, and
+    never lets personal data through: the span is then scrubbed in full."""
     calls: list[str] = []
     scrubber = ScrubbingSpanProcessor(forward_to=_recording_processor(calls))
 
@@ -498,10 +499,16 @@ def test_a_wrapped_processor_still_gets_the_span_when_the_check_fails(
     provider = TracerProvider()
     provider.add_span_processor(scrubber)
     provider.get_tracer("app").start_span("op", attributes={"note": "ok"}).end()
-    assert calls == ["start op", "end op {'note': 'ok'}"]
+    provider.get_tracer("app").start_span("op", attributes={"note": "tel +44 20 7946 0958"}).end()
+    assert calls == [
+        "start op",
+        "end op {'note': 'ok'}",
+        "start op",
+        f"end op {{'note': 'tel {MARKER}', '{semconv.REDACTED}': ('note',)}}",
+    ]
     points = counter_points(metric_reader, "leadtrace.internal_errors")
     assert points == {
-        (("error.type", "RuntimeError"), ("where", "ScrubbingSpanProcessor.on_end")): 1
+        (("error.type", "RuntimeError"), ("where", "ScrubbingSpanProcessor.on_end")): 2
     }
 
 

@@ -33,6 +33,7 @@ and uncached verdicts on generated text. See ``benchmarks/bench_scrubbing.py``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
@@ -636,6 +637,9 @@ class ScrubbingSpanProcessor(SpanProcessor):
                 if plan.suspect(mapping) or (rare and self._suspect_rest(span)):
                     self._scrub(span)
             except Exception as exc:
+                # The quick check failed: scrub the span in full rather than pass it unchecked.
+                with contextlib.suppress(Exception):
+                    self._scrub(span)
                 internal_error(exc, "ScrubbingSpanProcessor.on_end")
         finally:
             forward = self._forward_end  # a local: calling an attribute as a method is slower
