@@ -424,7 +424,7 @@ class _ShapePlan:
         self._scanned = scanned
         self._texts = _values_of(text) or (lambda mapping: ())
         self._seqs = seqs
-        self._numbers = _values_of(numbers)
+        self._numbers = numbers
         self.clean: set[bytes] = set()
         """Templates of this shape's joined texts found clean."""
         self.keys = frozenset(shape)
@@ -437,26 +437,20 @@ class _ShapePlan:
         )
         """Whether a span of this shape may hold an e-mail address or a phone number."""
 
-    def _joined(self, mapping: Mapping[str, Any]) -> str:
-        """The text values and text sequence items joined by NUL; raises TypeError (the cue to
-        check value by value) when a number became text, a sequence a string, or an item of a
-        sequence is not text."""
-        if self._numbers is not None and not _NOT_TEXT.issuperset(
-            map(type, self._numbers(mapping))
-        ):
-            raise TypeError("a number became text")
-        texts = self._texts(mapping)
-        for key in self._seqs:
-            items = mapping[key]
-            if items.__class__ is str:  # joining a string would split it into letters
-                raise TypeError("a sequence became text")
-            texts = (*texts, *items)
-        return "\0".join(texts)
-
     def _suspect(self, mapping: Mapping[str, Any]) -> bool:
+        # Runs on every span of the shape: one frame, no helper calls on the usual path.
+        for key in self._numbers:  # numbers and flags are skipped only while they stay so
+            if mapping[key].__class__ not in _NOT_TEXT:
+                return _values_suspect(mapping, self._scanned)
         try:
-            text = self._joined(mapping)
-        except TypeError:
+            texts = self._texts(mapping)
+            for key in self._seqs:
+                items = mapping[key]
+                if items.__class__ is str:  # joining a string would split it into letters
+                    return _values_suspect(mapping, self._scanned)
+                texts = (*texts, *items)
+            text = "\0".join(texts)
+        except TypeError:  # a text value that is no longer text, a sequence item that is not
             return _values_suspect(mapping, self._scanned)
         if "%" in text:
             text = unquote(text)
@@ -464,7 +458,7 @@ class _ShapePlan:
                 return True
         if "@" in text:
             return True
-        template = _template(text)
+        template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)  # _template
         clean = self.clean
         if template in clean:
             return False
