@@ -77,3 +77,81 @@ def test_structlog_over_stdlib_setup_from_docs(
         assert line["lead_id"] == "L-1"
     finally:
         structlog.reset_defaults()
+
+
+class _Contact:
+    """An application object whose repr shows the address (as dataclasses' reprs do)."""
+
+    def __repr__(self) -> str:
+        return "Contact(email='jane.doe@example.com')"
+
+
+class _Unprintable:
+    """An object whose repr raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def _nested(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"level": [value]}
+    return value
+
+
+def _rendered_line(**event: Any) -> str:
+    """The line as structlog's JSON renderer writes it after leadtrace's processors."""
+    chain = [*processors(), structlog.processors.JSONRenderer()]
+    out: Any = dict(event)
+    for proc in chain:
+        out = proc(None, "info", out)
+    return str(out)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("in_a_set", {"jane.doe@example.com", "other"}),
+        ("in_a_frozenset", frozenset({"+44 20 7946 0958"})),
+        ("in_bytes", b"to=jane.doe@example.com"),
+        ("in_a_repr", _Contact()),
+        ("as_a_dict_key", {"jane.doe@example.com": "lead"}),
+        ("six_levels_deep", _nested(6, "jane.doe@example.com")),
+        ("forty_levels_deep", _nested(40, "+44 20 7946 0958")),
+        ("jane.doe@example.com", "the key itself"),
+        ("encoded", "q=jane.doe%40example.com"),
+    ],
+)
+def test_scrub_processor_reaches_every_shape_of_value(key: str, value: Any) -> None:
+    """E-mail and phone in a set, bytes, an object's repr, a dict key, deep nesting or the
+    line's own key: none of it reaches the rendered JSON line."""
+    line = _rendered_line(event="lead", **{key: value})
+    assert "jane.doe" not in line
+    assert "7946" not in line
+    assert "[redacted]" in line
+    assert '"redacted": [' in line
+
+
+def test_scrub_processor_keeps_clean_values_as_they_are() -> None:
+    """Clean sets, bytes, objects and nesting come back as the very same objects."""
+    clean: dict[str, Any] = {
+        "tags": {"a", "b"},
+        "raw": b"L-20260302-0001",
+        "when": "2024-05-01 10:00:00",
+        "deep": _nested(8, "ok"),
+        "n": 51234567890,
+    }
+    line = scrub_event_dict(None, "info", dict(clean))
+    assert all(line[k] is clean[k] for k in clean)
+    assert "redacted" not in line
+
+
+def test_scrub_processor_never_raises_on_a_broken_repr() -> None:
+    """An object whose repr raises is replaced by a placeholder, never passed on unchecked."""
+    line = scrub_event_dict(None, "info", {"event": "x", "obj": _Unprintable()})
+    assert line == {
+        "event": "x",
+        "obj": "<_Unprintable: not scrubbable>",
+        "redacted": ["obj"],
+    }

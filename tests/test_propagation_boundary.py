@@ -130,3 +130,79 @@ def test_default_allow_list_excludes_vendor_hosts(handle: Leadtrace) -> None:
 def test_malformed_inbound_headers_are_ignored(value: str) -> None:
     """extract() returns None for unusable headers and never raises."""
     assert leadtrace.extract({HEADER: value}) is None
+
+
+def _clients_agree_on(url: str) -> str | None:
+    """The host requests/urllib3 and httpx would connect to, or None when they disagree or
+    refuse the URL."""
+    import httpx
+    from urllib3.util import parse_url
+
+    try:
+        urllib3_host = (parse_url(url).host or "").strip("[]").lower()
+        httpx_host = httpx.URL(url).host.lower()
+    except Exception:
+        return None
+    return urllib3_host if urllib3_host == httpx_host and urllib3_host else None
+
+
+LOOK_ALIKES = [
+    ("http://localhost:8080/route", True),
+    ("https://router.leads.svc.cluster.local/assign?x=@y", True),
+    ("http://[::1]:8080/", False),  # not in this allow-list
+    ("http://evil.com\\@localhost/", False),  # requests: evil.com, httpx: localhost
+    ("http://evil.com\\.svc.cluster.local/x", False),  # requests: evil.com
+    ("http://localhost\\@evil.com/", False),  # httpx: evil.com
+    ("http://user@localhost/", False),  # userinfo: refused as ambiguous
+    ("http://localhost@evil.com/", False),
+    ("http://evil.com:80@localhost/", False),
+    ("http://evil.com%5c@localhost/", False),
+    ("http://evil.com\t@localhost/", False),
+    ("http://evil.com#@localhost/", False),
+    ("http://evil.com?@localhost/", False),
+    ("http://localhost.evil.com/", False),
+    ("http://localhost%2eevil.com/", False),  # urllib3 decodes it to localhost.evil.com
+    ("http://a.svc.cluster.local\\x.evil.com/", False),
+    ("http://l\u043ecalhost/", False),  # Cyrillic o
+    ("http://localhost./", False),
+    ("//localhost/route", False),  # scheme-relative: requests refuses it
+    ("localhost/route", False),
+    ("ftp://localhost/", False),
+]
+
+
+@pytest.mark.parametrize(("url", "allowed"), LOOK_ALIKES)
+def test_inject_judges_the_host_the_http_clients_connect_to(
+    boundary: Leadtrace, url: str, allowed: bool
+) -> None:
+    """Backslashes, userinfo, percent-encoding and look-alikes: the header is written only
+    when requests/urllib3 and httpx both connect to an allowed host."""
+    import fnmatch
+
+    headers: dict[str, str] = {}
+    with leadtrace.journey():
+        written = leadtrace.inject(headers, url=url)
+    assert written is allowed
+    assert (HEADER in headers) is allowed
+    if written:  # never written for a host a real client would read differently
+        host = _clients_agree_on(url)
+        assert host is not None
+        assert any(fnmatch.fnmatchcase(host, p) for p in boundary.settings.propagate_to)
+
+
+def test_a_backslash_url_sent_by_requests_carries_no_journey(
+    boundary: Leadtrace, server: Any
+) -> None:
+    """``http://127.0.0.1:<port>\\@localhost/`` looks local to a naive parser; requests sends
+    it to 127.0.0.1 (a vendor here), which receives no leadtrace header."""
+    import requests
+
+    port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}\\@localhost/leak"
+    headers: dict[str, str] = {}
+    with leadtrace.journey():
+        leadtrace.inject(headers, url=url)
+    requests.get(url, headers=headers, timeout=5)
+    ((path, seen),) = server.seen.items()
+    assert path.endswith("@localhost/leak")
+    assert HEADER not in {k.lower() for k in seen}

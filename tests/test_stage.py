@@ -292,3 +292,124 @@ def test_stage_events_reach_event_hooks(handle: Leadtrace) -> None:
 
     capture()
     assert seen == ["consent_captured"]
+
+
+class _RaisingProcessor:
+    """Another library's span processor that fails in ``on_start`` or ``on_end``."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.where == "on_start":
+            raise RuntimeError("other processor failed in on_start")
+
+    def _on_ending(self, span: Any) -> None:
+        """Nothing to do while the span ends."""
+
+    def on_end(self, span: Any) -> None:
+        if self.where == "on_end":
+            raise RuntimeError("other processor failed in on_end")
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing buffered."""
+        return True
+
+
+def _stages(calls: list[str]) -> dict[str, Any]:
+    """One @stage function of each kind, recording each run of its body in ``calls``."""
+
+    @leadtrace.stage("lead_routed", result=lambda r: {"routing_rule_id": r, "lead_id": "L-1"})
+    def sync_ok() -> str:
+        calls.append("sync_ok")
+        return "emea"
+
+    @leadtrace.stage("lead_routed")
+    def sync_fails() -> str:
+        calls.append("sync_fails")
+        raise KeyError("the user's own error")
+
+    @leadtrace.stage("lead_enriched")
+    async def async_ok() -> str:
+        calls.append("async_ok")
+        return "async"
+
+    @leadtrace.stage("crm_updated")
+    def gen_ok() -> Iterator[int]:
+        calls.append("gen_ok")
+        yield 1
+        yield 2
+
+    @leadtrace.stage("sales_acknowledged")
+    async def agen_ok() -> AsyncIterator[int]:
+        calls.append("agen_ok")
+        yield 3
+
+    return {
+        "sync_ok": sync_ok,
+        "sync_fails": sync_fails,
+        "async_ok": async_ok,
+        "gen_ok": gen_ok,
+        "agen_ok": agen_ok,
+    }
+
+
+async def _drain(agen: AsyncIterator[int]) -> list[int]:
+    return [item async for item in agen]
+
+
+@pytest.mark.parametrize("where", ["on_start", "on_end"])
+def test_another_processor_raising_never_costs_the_call(where: str) -> None:
+    """With a processor that raises in on_start or on_end on the same provider, every @stage
+    body runs exactly once, returns or raises the user's own result, leadtrace raises nothing,
+    and the failure is counted; with on_end the stage spans are still exported over OTLP."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from _metrics import counter_points
+    from leadtrace.testing import OTLPReceiver
+
+    with OTLPReceiver() as receiver:
+        provider = TracerProvider()
+        provider.add_span_processor(
+            SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{receiver.url}/v1/traces"))
+        )
+        provider.add_span_processor(_RaisingProcessor(where))  # type: ignore[arg-type]
+        reader = InMemoryMetricReader()
+        handle = leadtrace.configure(
+            service_name="router",
+            validation="lenient",
+            tracer_provider=provider,
+            metric_readers=[reader],
+            local=True,
+            environ={},
+        )
+        calls: list[str] = []
+        with handle.activate():
+            stages = _stages(calls)
+            assert stages["sync_ok"]() == "emea"
+            with pytest.raises(KeyError, match="the user's own error"):
+                stages["sync_fails"]()
+            assert asyncio.run(stages["async_ok"]()) == "async"
+            assert list(stages["gen_ok"]()) == [1, 2]
+            assert asyncio.run(_drain(stages["agen_ok"]())) == [3]
+        errors = counter_points(reader, "leadtrace.internal_errors")
+        handle.shutdown()
+        provider.shutdown()
+        exported = sorted(r.name for r in receiver.records())
+    assert calls == ["sync_ok", "sync_fails", "async_ok", "gen_ok", "agen_ok"]
+    stage_where = "stage.start" if where == "on_start" else "stage.end"
+    assert errors == {(("error.type", "RuntimeError"), ("where", stage_where)): 5}
+    if where == "on_end":
+        assert exported == [
+            "crm_updated",
+            "lead_enriched",
+            "lead_routed",
+            "lead_routed",
+            "sales_acknowledged",
+        ]

@@ -35,6 +35,8 @@ _EMPTY = (None, "", ())
 UNKNOWN_EVENT_LABEL = "_unknown"
 """Metric label used for event names that are not registered (bounded cardinality)."""
 
+_LATE_KEYS = (semconv.EVENT_NAME, semconv.QUALITY_VIOLATIONS)
+"""Attributes set after the event's own fields were scrubbed that may hold caller text."""
 _IDENTITY_KEYS = (
     semconv.IDENTITY_EMAIL_HASH,
     semconv.IDENTITY_PHONE_HASH,
@@ -243,7 +245,7 @@ def _emit_event(
         journey = current_journey()
         scrubber = runtime.scrubber
         attrs = event_attributes(cls, instance, journey, scrubber)
-        attrs[semconv.EVENT_ID] = event_id
+        attrs.setdefault(semconv.EVENT_ID, event_id)  # a known event's was written (scrubbed)
         if cls is None:
             attrs[semconv.EVENT_NAME] = name
         if instance is not None and "occurred_at" in instance.__pydantic_fields_set__:
@@ -266,6 +268,9 @@ def _emit_event(
         if violations:
             attrs[semconv.QUALITY_VALID] = False
             attrs[semconv.QUALITY_VIOLATIONS] = tuple(str(v) for v in violations)
+        if scrubber is not None and (cls is None or violations):
+            # Caller-chosen names, and an unknown event's journey attributes (not scrubbed yet).
+            name = scrubber.scrub_late(attrs, name, None if cls is None else _LATE_KEYS)
         if cls is not None and runtime.attributes_after_start and plan_for(cls).valid:
             # Every value is a valid attribute already (validated by the event model, built
             # by leadtrace): start the span with the ones that name it and add the rest

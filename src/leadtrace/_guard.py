@@ -14,8 +14,11 @@ import logging
 import threading
 import time
 import traceback
+from typing import Any
 
-__all__ = ["describe", "internal_error"]
+from leadtrace.errors import ArgumentTypeError
+
+__all__ = ["checked", "describe", "internal_error"]
 
 _log = logging.getLogger("leadtrace")
 _LOG_INTERVAL_S = 60.0
@@ -54,3 +57,32 @@ def internal_error(exc: BaseException, where: str) -> None:
         _log.warning("leadtrace internal error in %s: %s", where, describe(exc))
     if runtime.strict:
         raise exc
+
+
+def _unencodable(value: object) -> bool:
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def checked(
+    function: str, argument: str, value: Any, types: type | tuple[type, ...], expected: str
+) -> Any:
+    """``value`` when it is None or of ``types`` (text: valid Unicode); otherwise None.
+
+    A wrong value is reported as an :class:`~leadtrace.errors.ArgumentTypeError` through
+    :func:`internal_error`: raised in strict mode, counted (``where`` is
+    ``<function>.<argument>``) and logged in lenient mode, where the caller carries on
+    without it. The value itself is never logged, only its type.
+    """
+    if value is None or (isinstance(value, types) and not _unencodable(value)):
+        return value
+    given = type(value).__name__
+    if _unencodable(value):
+        given += " with a lone surrogate (not encodable as UTF-8)"
+    internal_error(ArgumentTypeError(function, argument, given, expected), f"{function}.{argument}")
+    return None

@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 from opentelemetry import trace
 from opentelemetry.context import attach, detach
-from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, set_span_in_context
 
 from leadtrace import semconv
 from leadtrace._emit import coerce_event, event_attributes
@@ -221,12 +221,12 @@ def stage(
 
                 def scope() -> Any:
                     if not spans:
-                        spans.append(current().tracer.start_span(name, attributes=attrs))
+                        spans.append(_start(name, attrs))
                     return _use(spans[0])
 
                 def finish() -> None:
                     if spans:
-                        spans[0].end()
+                        _end(spans[0])
 
                 return scoped_async_generator(
                     func(*args, **kwargs),
@@ -242,7 +242,7 @@ def stage(
             @functools.wraps(func)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
                 attrs = spec.attributes(args, kwargs)
-                span = current().tracer.start_span(name, attributes=attrs)
+                span = _start(name, attrs)
                 try:
                     value = yield from scoped_generator(func(*args, **kwargs), lambda: _use(span))
                 except Exception as exc:
@@ -252,7 +252,7 @@ def stage(
                     spec.succeeded(span, value, attrs)
                     return value
                 finally:
-                    span.end()
+                    _end(span)
 
             return cast(F, gen_wrapper)
 
@@ -261,7 +261,11 @@ def stage(
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 attrs = spec.attributes(args, kwargs) if capturing else static
-                span = current().tracer.start_span(name, attributes=attrs)
+                try:
+                    span = current().tracer.start_span(name, attributes=attrs)
+                except Exception as exc:  # another processor's on_start: the body still runs
+                    internal_error(exc, "stage.start")
+                    span = INVALID_SPAN
                 token = attach(set_span_in_context(span))
                 try:
                     value = await func(*args, **kwargs)
@@ -274,7 +278,10 @@ def stage(
                     return value
                 finally:
                     detach(token)
-                    span.end()
+                    try:
+                        span.end()
+                    except Exception as exc:  # another processor's on_end: not the caller's
+                        internal_error(exc, "stage.end")
 
             return cast(F, async_wrapper)
 
@@ -283,7 +290,11 @@ def stage(
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             attrs = spec.attributes(args, kwargs) if capturing else static
-            span = current().tracer.start_span(name, attributes=attrs)
+            try:
+                span = current().tracer.start_span(name, attributes=attrs)
+            except Exception as exc:  # another processor's on_start: the body still runs
+                internal_error(exc, "stage.start")
+                span = INVALID_SPAN
             token = attach(set_span_in_context(span))
             try:
                 value = func(*args, **kwargs)
@@ -296,11 +307,32 @@ def stage(
                 return value
             finally:
                 detach(token)
-                span.end()
+                try:
+                    span.end()
+                except Exception as exc:  # another processor's on_end: not the caller's
+                    internal_error(exc, "stage.end")
 
         return cast(F, wrapper)
 
     return decorate
+
+
+def _start(name: str, attrs: Mapping[str, Any]) -> Span:
+    """Start the stage's span; a processor that raises in ``on_start`` costs the span (a
+    non-recording one stands in, counted), never the call."""
+    try:
+        return current().tracer.start_span(name, attributes=attrs)
+    except Exception as exc:
+        internal_error(exc, "stage.start")
+        return INVALID_SPAN
+
+
+def _end(span: Span) -> None:
+    """End the stage's span; a processor that raises in ``on_end`` is counted, not raised."""
+    try:
+        span.end()
+    except Exception as exc:
+        internal_error(exc, "stage.end")
 
 
 def _use(span: Span) -> Any:

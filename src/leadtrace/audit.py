@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from leadtrace.errors import ConfigError
-from leadtrace.scrubbing import scrub_text
+from leadtrace.scrubbing import scrub_text, scrub_value
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
@@ -331,7 +331,8 @@ def _iso_now() -> str:
 
 
 def consent_record(event: Event, service: str) -> dict[str, Any]:
-    """The audit body of a ``consent_captured`` event: consent facts and hashed ids only.
+    """The audit body of a ``consent_captured`` event: consent facts and hashed ids only,
+    scrubbed like span attributes (no raw e-mail address or phone number, whatever the field).
 
     Identity keys come from the event, else from the current journey. They are kept even when
     analytics consent is denied: proving a refusal was honoured needs to know whose it was, and
@@ -363,7 +364,10 @@ def consent_record(event: Event, service: str) -> dict[str, Any]:
         body["identity"] = identity.model_dump(exclude_none=True)
     if getattr(event, "synthetic", False) or (journey is not None and journey.synthetic):
         body["synthetic"] = True
-    return body
+    # The same net as spans: an e-mail address or phone number given as an id, a purpose or
+    # a journey id is redacted here too (the record is sealed as it is written).
+    cleaned: dict[str, Any] = scrub_value(body)
+    return cleaned
 
 
 def _iso(value: Any) -> str | None:

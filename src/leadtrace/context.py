@@ -19,6 +19,7 @@ import asyncio
 import fnmatch
 import functools
 import inspect
+import re
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast, overload
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote, unquote
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import (
@@ -47,10 +48,11 @@ from opentelemetry.trace import (
 )
 
 from leadtrace import semconv
-from leadtrace._guard import internal_error
+from leadtrace._guard import checked, internal_error
 from leadtrace._spanattrs import add_attributes
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.consent import ConsentState
+from leadtrace.errors import ArgumentTypeError
 from leadtrace.events import Campaign, build_spec, compile_plan, new_event_id, now
 from leadtrace.privacy import IdentityKeys
 
@@ -203,6 +205,29 @@ def _given(
     return given
 
 
+def _checked_parts(
+    function: str,
+    campaign: Campaign | None,
+    consent: ConsentState | None,
+    identity: IdentityKeys | None,
+    synthetic: bool | None,
+) -> tuple[Campaign | None, ConsentState | None, IdentityKeys | None, bool | None]:
+    """The journey parts of a call, each None when of the wrong type (see ``checked``)."""
+    if (
+        (campaign is None or isinstance(campaign, Campaign))
+        and (consent is None or isinstance(consent, ConsentState))
+        and (identity is None or isinstance(identity, IdentityKeys))
+        and (synthetic is None or synthetic.__class__ is bool)
+    ):
+        return campaign, consent, identity, synthetic  # the usual call: four checks, no calls
+    return (
+        checked(function, "campaign", campaign, Campaign, "Campaign or None"),
+        checked(function, "consent", consent, ConsentState, "ConsentState or None"),
+        checked(function, "identity", identity, IdentityKeys, "IdentityKeys (from identity())"),
+        checked(function, "synthetic", synthetic, bool, "bool or None"),
+    )
+
+
 def _context_variable() -> ContextVar[otel_context.Context] | None:
     """The context variable behind OpenTelemetry's default runtime context, if it is in use.
 
@@ -239,6 +264,9 @@ def annotate(
     Spans started afterwards carry the new values; spans already started keep theirs.
     Returns the new context, or None (and does nothing) outside a journey.
     """
+    campaign, consent, identity, synthetic = _checked_parts(
+        "annotate", campaign, consent, identity, synthetic
+    )
     cell = otel_context.get_value(_KEY)
     if not isinstance(cell, _Cell):
         return None
@@ -406,6 +434,19 @@ class journey:  # noqa: N801 - used like a function: ``with journey(...)`` / ``@
         started_at: datetime | None = None,
         new: bool = False,
     ) -> None:
+        campaign, consent, identity, synthetic = _checked_parts(
+            "journey", campaign, consent, identity, synthetic
+        )
+        if not (
+            (journey_id is None or (journey_id.__class__ is str and journey_id.isascii()))
+            and (parent is None or parent.__class__ is BusinessContext)
+            and (started_at is None or isinstance(started_at, datetime))
+            and new.__class__ is bool
+        ):
+            journey_id = checked("journey", "journey_id", journey_id, str, "str or None")
+            parent = checked("journey", "parent", parent, BusinessContext, "BusinessContext")
+            started_at = checked("journey", "started_at", started_at, datetime, "datetime")
+            new = bool(checked("journey", "new", new, bool, "bool"))
         self._args = (journey_id, parent, campaign, consent, identity, synthetic, started_at, new)
         self._tokens: dict[_Cell, object] = {}
 
@@ -563,10 +604,51 @@ def _origin(raw: str | None) -> SpanContext | None:
     return origin if origin.is_valid else None
 
 
+_AMBIGUOUS: Final = frozenset("\\%@") | frozenset(chr(c) for c in range(0x21)) | {"\x7f"}
+"""Characters that HTTP clients read differently in a URL's authority (a backslash is a path
+separator to httpx and browsers, a plain character to urllib3; ``%`` is decoded by some;
+``@`` splits off userinfo; whitespace and control characters are dropped or refused)."""
+_HOST: Final = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]+)(?::[0-9]{1,5})?")
+
+
+def effective_host(url: str) -> str | None:
+    """The host an HTTP client connects to for ``url`` (lower-case, IPv6 without brackets),
+    or None when clients could disagree about it.
+
+    Only absolute ``http``/``https`` URLs are judged. Their authority (between ``//`` and the
+    first ``/``, ``?`` or ``#``) must be a plain host and optional port: userinfo, a
+    backslash, percent-encoding, whitespace, control or non-ASCII characters make the URL
+    ambiguous (``http://evil.com\\@localhost/`` goes to ``evil.com`` with requests and to
+    ``localhost`` with httpx), and an ambiguous URL has no host leadtrace trusts.
+    """
+    if url.__class__ is not str:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found != -1:
+            end = min(end, found)
+    authority = rest[:end]
+    if not authority.isascii() or not _AMBIGUOUS.isdisjoint(authority):
+        return None
+    if "\\" in rest:  # a backslash anywhere: some clients take it for the authority's end
+        return None
+    if _HOST.fullmatch(authority) is None:
+        return None
+    host = authority.rsplit(":", 1)[0] if not authority.endswith("]") else authority
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    return host.lower() or None
+
+
 def host_allowed(url: str, patterns: tuple[str, ...]) -> bool:
-    """Whether the host of ``url`` matches one of the glob ``patterns`` (case-insensitive)."""
-    host = (urlparse(url).hostname or "").lower()
-    return bool(host) and any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
+    """Whether the effective host of ``url`` (see :func:`effective_host`) matches one of the
+    glob ``patterns`` (case-insensitive); False for an ambiguous URL."""
+    host = effective_host(url)
+    return host is not None and any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
 
 
 def inject(
@@ -581,11 +663,23 @@ def inject(
     medium and channel, consent status and purposes, and the synthetic flag. Identity keys
     never do. When ``url`` is given, the header is written only if its host matches
     ``LEADTRACE_PROPAGATE_TO``, so calls to vendors (HubSpot, Salesforce, ...) receive no
-    business context.
+    business context; a URL whose host HTTP clients could read differently (userinfo, a
+    backslash, percent-encoding, see :func:`effective_host`) never gets it.
+
+    Wrong argument types raise :class:`~leadtrace.errors.ArgumentTypeError` in strict mode;
+    in lenient mode they are counted and nothing is written.
 
     Returns:
         True when the header was written.
     """
+    if not hasattr(type(carrier), "__setitem__"):
+        given = type(carrier).__name__
+        error = ArgumentTypeError("inject", "carrier", given, "a mutable mapping (headers)")
+        internal_error(error, "inject.carrier")
+        return False
+    if url is not None and checked("inject", "url", url, str, "str or None") is None:
+        return False  # a URL that cannot be judged never gets the header
+    context = checked("inject", "context", context, BusinessContext, "BusinessContext or None")
     ctx = context or current_journey()
     if ctx is None:
         return False
@@ -594,7 +688,11 @@ def inject(
 
         if not host_allowed(url, current().settings.propagate_to):
             return False
-    carrier[HEADER] = _header_value(ctx)
+    try:
+        carrier[HEADER] = _header_value(ctx)
+    except Exception as exc:  # the carrier refused the header (a read-only or typed mapping)
+        internal_error(exc, "inject.carrier")
+        return False
     return True
 
 

@@ -3,6 +3,7 @@
 One root, each subclass also a subclass of the matching builtin so callers can catch either::
 
     LeadtraceError(Exception)
+    ├── ArgumentTypeError(TypeError)       strict mode: an API argument of the wrong type
     ├── ConfigError(ValueError)            bad settings at setup: names the setting and the fix
     ├── EventValidationError(ValueError)   strict mode: names the event, the field and the rule
     ├── UnknownEventError(KeyError)        ``events.get``: no event of that name or version
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ArgumentTypeError",
     "ConfigError",
     "EventValidationError",
     "LeadtraceError",
@@ -27,6 +29,30 @@ __all__ = [
 
 class LeadtraceError(Exception):
     """Root of every exception leadtrace raises."""
+
+
+class ArgumentTypeError(LeadtraceError, TypeError):
+    """A public function got an argument of the wrong type, or text that is not valid Unicode.
+
+    Raised in strict mode only; lenient mode counts it in ``leadtrace.internal_errors`` and
+    carries on without that argument. The message never repeats the value.
+
+    Attributes:
+        function: the function called, e.g. ``journey``.
+        argument: the argument's name, e.g. ``campaign``.
+        given: what was passed, e.g. ``str`` or ``str with a lone surrogate``.
+        expected: what the argument takes, e.g. ``Campaign or None``.
+    """
+
+    def __init__(self, function: str, argument: str, given: str, expected: str) -> None:
+        self.function = function
+        self.argument = argument
+        self.given = given
+        self.expected = expected
+        super().__init__(
+            f"{function}({argument}=...) got {given}, expected {expected}. Pass {expected}; "
+            "with validation='lenient' leadtrace counts this and carries on without it."
+        )
 
 
 class ConfigError(LeadtraceError, ValueError):

@@ -17,6 +17,7 @@ import structlog
 from opentelemetry import trace
 
 from leadtrace.context import current_journey
+from leadtrace.scrubbing import scrub_value
 
 __all__ = [
     "add_journey_context",
@@ -51,15 +52,24 @@ def add_journey_context(_logger: Any, _method: str, event_dict: EventDict) -> Ev
 
 
 def scrub_event_dict(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-    """Redact e-mail addresses and phone numbers in every string value of the line."""
-    from leadtrace.scrubbing import scrub_value
+    """Redact e-mail addresses and phone numbers anywhere in the line; list what changed.
 
+    Looks at every key and value: strings, bytes, lists, tuples, sets, mappings (their keys
+    too) at any depth, and the ``repr`` of any other object (what a renderer would print).
+    A value that cannot be checked (its ``repr`` raises) is replaced by a placeholder naming
+    its type. Keys whose value (or the key itself) changed are listed in ``redacted``.
+    """
     redacted = []
     for key, value in list(event_dict.items()):
-        cleaned = scrub_value(value)
-        if cleaned is not value and cleaned != value:
-            event_dict[key] = cleaned
-            redacted.append(key)
+        try:
+            new_key = scrub_value(key)
+            cleaned = scrub_value(value)
+        except Exception:  # a repr that raises: unchecked, so it does not leave
+            new_key, cleaned = key, f"<{type(value).__name__}: not scrubbable>"
+        if new_key is not key or cleaned is not value:
+            del event_dict[key]
+            event_dict[new_key] = cleaned
+            redacted.append(str(new_key))
     if redacted:
         event_dict["redacted"] = sorted(redacted)
     return event_dict

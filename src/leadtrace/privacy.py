@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from leadtrace import semconv
 from leadtrace._fields import Attr
+from leadtrace._guard import checked
 
 __all__ = [
     "DEVELOPMENT_HASH_KEY",
@@ -127,7 +128,18 @@ def identity(
         contact_id: CRM contact id, kept as is.
         account_id: CRM account id, kept as is.
         key: HMAC key; defaults to the configured ``LEADTRACE_HASH_KEY``.
+
+    Raises:
+        ArgumentTypeError: strict mode only: an argument is not text (``key``: bytes) or
+            holds a lone surrogate; lenient mode counts it and leaves that key out.
     """
+    text = "str or None"
+    email = checked("identity", "email", email, str, text)
+    phone = checked("identity", "phone", phone, str, text)
+    anonymous_id = checked("identity", "anonymous_id", anonymous_id, str, text)
+    contact_id = checked("identity", "contact_id", contact_id, str, text)
+    account_id = checked("identity", "account_id", account_id, str, text)
+    key = checked("identity", "key", key, bytes, "bytes or None")
     return IdentityKeys(
         email_hash=hash_value(normalize_email(email), key) if email else None,
         phone_hash=hash_value(normalize_phone(phone), key) if phone else None,

@@ -1,12 +1,14 @@
 """Scrubbing safety net: e-mail addresses and phone numbers never leave in span attributes.
 
 Runs on every span (ours and third-party ones: a URL query string, an exception message)
-before any exporter sees it. It scans string attribute values, event attributes (e.g. the
-``exception`` event), the status description and the span name. Matches are replaced by a
-fixed marker (or by their keyed hash, see :class:`ScrubbingSpanProcessor`); the keys that were
-redacted are listed in ``martech.redacted``; the matched text is never echoed anywhere.
+before any exporter sees it. It scans every text attribute value whatever its key (ids,
+names, enums and URLs alike), the items of text sequences, the attribute keys themselves,
+event and link attributes (e.g. the ``exception`` event), the status description and the
+span name. Matches are replaced by a fixed marker (or by their keyed hash, see
+:class:`ScrubbingSpanProcessor`); the keys that were redacted are listed in
+``martech.redacted``; the matched text is never echoed anywhere.
 
-What counts as a match:
+What counts as a match (the rules, :func:`might_contain_pii` and :func:`scrub_text`):
 
 - e-mail: ``local@domain.tld``, also percent-encoded (``%40``) as in query strings;
 - phone: 8 to 15 digits that start with ``+`` (or ``%2B``), or that are written with
@@ -19,16 +21,19 @@ A bare run of digits with no ``+``, no separator and no label is NOT treated as 
 shape is far more often a CRM record id, an order number or a timestamp. ``leadtrace.identity()``
 is the way to attach phone numbers; the scrubber is the net under it.
 
-Cost: only string values of keys outside :data:`SAFE_KEYS` are scanned, with a cheap
-pre-check (an ``@``, or a run of eight digits that is not glued to a word). The text of a span
-found clean is remembered by its template, its digits all written as ``0``: whether text looks
-like a phone number depends on where its digits are, never on which digits they are, so the
-next span of the same kind (the same URL with another lead id) skips the pattern pass. See
-``benchmarks/bench_scrubbing.py``.
+No key is trusted by its name: a raw e-mail address given as a form id, a routing rule or a
+contact id is caught like one in a URL. Numbers and flags are skipped by their type (an
+``int`` cannot hold an address, and a bare digit run is not a phone).
+
+Cost: spans of one kind repeat their text up to the numbers in it, so clean text is
+remembered by its template (digits written as ``0``); each cache below says in its docstring
+why it can never let a match through, and ``tests/test_scrubbing_cache.py`` compares cached
+and uncached verdicts on generated text. See ``benchmarks/bench_scrubbing.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
@@ -45,9 +50,7 @@ from leadtrace._guard import internal_error
 
 __all__ = [
     "EMAIL",
-    "ID_KEYS",
     "PHONE",
-    "SAFE_KEYS",
     "Replacement",
     "ScrubbingSpanProcessor",
     "contains_pii",
@@ -88,126 +91,7 @@ _RUN: Final = re.compile(r"[0-9+(](?<![\w.\-][0-9+(])[0-9 \t.\-/()+]{7,}", re.AS
 _LABEL_REACH: Final = 40  # how far before a number its label may start ("mobile_phone": ")
 _MIN_DIGITS: Final = 8
 _MAX_DIGITS: Final = 15
-_MAX_DEPTH: Final = 4
-
-SAFE_KEYS: frozenset[str] = frozenset(
-    {
-        semconv.EVENT_NAME,
-        semconv.EVENT_ID,
-        semconv.EVENT_SCHEMA_VERSION,
-        semconv.EVENT_LAYER,
-        semconv.JOURNEY_ID,
-        semconv.JOURNEY_STAGE,
-        semconv.JOURNEY_STARTED_AT,
-        semconv.JOURNEY_ORIGIN,
-        semconv.JOURNEY_ELAPSED,
-        semconv.JOURNEY_SYNTHETIC,
-        semconv.IDENTITY_EMAIL_HASH,
-        semconv.IDENTITY_PHONE_HASH,
-        semconv.IDENTITY_MATCH,
-        semconv.CONSENT_STATUS,
-        semconv.CONSENT_PURPOSES,
-        semconv.CONSENT_BASIS,
-        semconv.CONSENT_SOURCE,
-        semconv.CONSENT_GPC,
-        semconv.CONSENT_DROPPED_REASON,
-        semconv.CAMPAIGN_CHANNEL,
-        semconv.CAMPAIGN_CLICK_ID_TYPE,
-        semconv.CAMPAIGN_TOUCH,
-        semconv.CAMPAIGN_LAST_CHANNEL,
-        semconv.CAMPAIGN_LAST_CLICK_ID_TYPE,
-        semconv.CAMPAIGN_ATTRIBUTION_MODEL,
-        semconv.CAMPAIGN_COOKIE,
-        semconv.CAMPAIGN_RULE_VERSION,
-        semconv.FORM_ID,
-        semconv.FORM_VERSION,
-        semconv.FORM_FIELD_NAMES,
-        semconv.LEAD_SCORE,
-        semconv.LEAD_DEDUPE_OUTCOME,
-        semconv.LEAD_QUALIFICATION,
-        semconv.ENRICHMENT_PROVIDER,
-        semconv.ENRICHMENT_FIELDS_ADDED,
-        semconv.ENRICHMENT_OUTCOME,
-        semconv.ROUTING_RULE_ID,
-        semconv.ROUTING_RULE_VERSION,
-        semconv.CRM_SYSTEM,
-        semconv.CRM_OBJECT,
-        semconv.CRM_OPERATION,
-        semconv.SALES_OPPORTUNITY_ID,
-        semconv.SALES_AMOUNT,
-        semconv.SALES_CURRENCY,
-        semconv.QUALITY_VALID,
-        semconv.QUALITY_COMPLETE,
-        semconv.QUALITY_VIOLATIONS,
-        semconv.QUALITY_MISSING,
-        semconv.FAILURE_LAYER,
-        semconv.REDACTED,
-        # OpenTelemetry's HTTP and network conventions (current and older names): methods,
-        # status codes, routes, schemes, protocol names and versions, ports.
-        "http.request.method",
-        "http.response.status_code",
-        "http.route",
-        "http.method",
-        "http.status_code",
-        "http.scheme",
-        "http.flavor",
-        "url.scheme",
-        "asgi.event.type",
-        "network.protocol.name",
-        "network.protocol.version",
-        "network.transport",
-        "network.type",
-        "server.port",
-        "client.port",
-        "network.peer.port",
-        "network.local.port",
-        "net.host.port",
-        "net.peer.port",
-        "service.name",
-    }
-)
-"""Keys whose values are ids, hashes, enums, numbers or flags set by code: never scanned
-(keeps the net cheap).
-
-Values that can come from a visitor or another system stay scanned: campaign UTM values,
-landing path and referrer, lead and identity ids (some CRMs key records by e-mail), URLs,
-messages, and every key not listed here.
-"""
-
-
-ID_KEYS: frozenset[str] = frozenset(
-    {
-        semconv.LEAD_ID,
-        semconv.IDENTITY_ANONYMOUS_ID,
-        semconv.IDENTITY_CONTACT_ID,
-        semconv.IDENTITY_ACCOUNT_ID,
-        semconv.CAMPAIGN_ID,
-        semconv.CAMPAIGN_LAST_ID,
-        semconv.ROUTING_OWNER_ID,
-        semconv.ROUTING_EXPECTED_OWNER_ID,
-        semconv.SALES_ACKNOWLEDGED_BY,
-        semconv.CRM_RECORD_ID,
-        "messaging.message.id",
-        "enduser.id",
-        # Network addresses (IPs, host names): an IPv4 address is a run of digits and dots
-        # that the phone check would otherwise have to rule out on every server span.
-        "client.address",
-        "server.address",
-        "network.peer.address",
-        "network.local.address",
-        "net.peer.ip",
-        "net.peer.name",
-        "net.host.ip",
-        "net.host.name",
-        "http.host",
-        "http.server_name",
-        "http.client_ip",
-    }
-)
-"""Keys holding ids or network addresses that callers or other systems supply: scanned only
-when the value has an ``@``, ``+``, ``%`` or a space, the marks of an address or a written
-phone number (some CRMs key records by e-mail, and routing tools often name owners by their
-e-mail; a bare digit id or an IP address is never taken for a phone anyway)."""
+_MAX_DEPTH: Final = 32  # deeper containers are judged by their repr as a whole
 
 
 def _digits(text: str) -> int:
@@ -274,6 +158,10 @@ def _suspect_text(text: str) -> bool:
     Percent-encoded text is checked decoded (once; a still-encoded ``%40`` counts as an
     ``@``).
     """
+    if text.isascii() and text.isalnum():
+        # Letters and digits only (hex ids, hashes, tokens): no ``@``, no separator, no label,
+        # so any run of digits in it is bare or glued to a letter, never a phone number.
+        return False
     if "%" in text:
         text = unquote(text)
     return "@" in text or "%40" in text or _suspect_decoded(text)
@@ -285,7 +173,7 @@ def _suspect_decoded(text: str) -> bool:
     The fast path is one search for a run of phone characters that is not glued to a word
     (``L-20260302-0001`` and ``id12345678`` are not runs); only inside a run does the slower,
     exact phone pattern run. The verdict depends on which characters are digits, never on
-    which digit they are (see ``_CLEAN_TEXTS``).
+    which digit they are (see :func:`_template`).
     """
     run = _RUN.search(text)
     while run is not None:
@@ -303,28 +191,42 @@ def _suspect_decoded(text: str) -> bool:
     return False
 
 
+# --- caches ------------------------------------------------------------------------------------
+#
+# Every cache here keeps only verdicts of "clean" (never text that matched, so no cache keeps
+# personal data alive), is bounded (cleared when full), and is keyed on something from which
+# the exact verdict follows. The argument for each is in its docstring.
+
 _CLEAN: set[str] = set()
+"""Short texts found clean by :func:`_suspect_text`.
+
+Why it cannot let a match through: the key is the exact text, and :func:`_suspect_text` is a
+pure function of its argument, so a text equal to a remembered one has the same verdict."""
 _CLEAN_MAX: Final = 4096
 _CLEAN_MAX_LEN: Final = 64  # sources, names, routes repeat; URLs with ids do not
 _SHAPES_MAX: Final = 1024
-_CLEAN_TEXTS: set[bytes] = set()
-"""Templates of joined span texts found clean, bounded like ``_CLEAN``.
-
-A template is the UTF-8 text (lone surrogates passed through) with every ASCII digit
-written as ``0``: the verdict of :func:`_suspect_text` on text without ``%`` or ``@``
-depends on which characters are digits, never on which digit they are, so texts that
-differ only in their numbers (ids, counters, timestamps) share one template and one check."""
-_CLEAN_TEXT_MAX_LEN: Final = 1024
 _NAME_SHAPES_MAX: Final = 4  # shapes a span name keeps besides its first
-_PLAN_CLEAN_MAX: Final = 256
-"""Whole-span templates one shape plan remembers; a plan whose spans fill that many stops
-looking spans up whole."""
+_PLAN_CLEAN_MAX: Final = 1024
+_TEMPLATE_MAX_LEN: Final = 4096
 _ZERO_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
 
 
+def _template(decoded: str) -> bytes:
+    """The template of ``decoded`` (text already percent-decoded once, without ``@``): its
+    UTF-8 bytes (lone surrogates passed through, so no two texts share bytes) with every ASCII
+    digit written as ``0``.
+
+    Why equal templates mean equal verdicts of :func:`_suspect_decoded`: its patterns and
+    checks only ask whether a character is an ASCII digit (``[0-9]``, digit counts, the IPv4
+    and decimal shapes), never which digit it is; every other character, non-ASCII digits
+    included, is kept as it is. Percent-encoded text must be decoded first: ``%2B`` and ``%2C``
+    differ in a digit and decode to different characters.
+    """
+    return decoded.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
+
+
 def _suspect_cached(text: str) -> bool:
-    """:func:`_suspect_text`, remembering short clean texts in ``_CLEAN`` (never suspect ones:
-    the cache must not keep personal data alive). Bounded: cleared when full."""
+    """:func:`_suspect_text`, remembering short clean texts in ``_CLEAN``."""
     if text in _CLEAN:
         return False
     if _suspect_text(text):
@@ -336,24 +238,12 @@ def _suspect_cached(text: str) -> bool:
     return False
 
 
-def _id_suspect(text: str) -> bool:
-    """The id rule: an id holds personal data only when written as one (an address, a
-    formatted or ``+`` number), so four substring checks come before any scan."""
-    return ("@" in text or "+" in text or "%" in text or " " in text) and _suspect_text(text)
-
-
-def _values_suspect(
-    mapping: Mapping[str, Any], scanned: tuple[str, ...], ids: tuple[str, ...]
-) -> bool:
-    """The exact check, one value at a time: ``ids`` under the id rule, ``scanned`` in full."""
-    for key in ids:
-        value = mapping.get(key)
-        if value.__class__ is str and _id_suspect(value):
-            return True
-    for key in scanned:
+def _values_suspect(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
+    """The exact check, one value at a time: text values and the text items of sequences."""
+    for key in keys:
         value = mapping.get(key)
         if value.__class__ is str:
-            if value not in _CLEAN and _suspect_cached(value):
+            if _suspect_cached(value):
                 return True
         elif isinstance(value, (tuple, list)) and any(
             isinstance(v, str) and _suspect_cached(v) for v in value
@@ -403,48 +293,70 @@ def contains_pii(text: str) -> bool:
 
 
 def scrub_value(value: Any, _replacer: _Replacer = _MARKER, _depth: int = 0) -> Any:
-    """Scrub a string, or the strings inside lists, tuples and dicts (4 levels deep).
+    """``value`` with e-mail addresses and phone numbers replaced, however it holds them.
 
-    Other values are returned unchanged; an unchanged value is returned as the same object.
+    Strings are scrubbed with :func:`scrub_text`; bytes are read as UTF-8 (and come back as
+    scrubbed text when they held a match); lists, tuples, sets, frozensets and mappings are
+    walked, mapping keys included; any other object whose ``repr`` holds a match is replaced
+    by its scrubbed ``repr``. Past :data:`_MAX_DEPTH` levels a container is judged by its
+    ``repr`` as a whole. Numbers, flags and None pass through.
+
+    An unchanged value is returned as the same object, so ``scrub_value(v) is v`` means clean.
     """
     if isinstance(value, str):
-        return scrub_text(value, _replacer)
-    if _depth >= _MAX_DEPTH:
+        cleaned = scrub_text(value, _replacer)
+        return value if cleaned == value else cleaned
+    if value is None or isinstance(value, (bool, int, float)):
         return value
-    if isinstance(value, (list, tuple)):
-        items = [scrub_value(v, _replacer, _depth + 1) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return type(value)(items) if isinstance(value, list) else tuple(items)
-    if isinstance(value, dict):
-        cleaned = {k: scrub_value(v, _replacer, _depth + 1) for k, v in value.items()}
-        if all(cleaned[k] is value[k] for k in value):
-            return value
-        return cleaned
-    return value
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", "replace")
+        cleaned_text = scrub_text(text, _replacer)
+        return value if cleaned_text == text else cleaned_text
+    if _depth < _MAX_DEPTH:
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = [scrub_value(v, _replacer, _depth + 1) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+                return type(value)(*items)
+            return type(value)(items) if type(value) in _REBUILDABLE else tuple(items)
+        if isinstance(value, Mapping):
+            pairs = [
+                (scrub_value(k, _replacer, _depth + 1), scrub_value(v, _replacer, _depth + 1))
+                for k, v in value.items()
+            ]
+            if all(k is a and v is b for (k, v), (a, b) in zip(pairs, value.items(), strict=True)):
+                return value
+            return dict(pairs)
+    text = repr(value)
+    cleaned_repr = scrub_text(text, _replacer)
+    return value if cleaned_repr == text else cleaned_repr
 
 
-def _items(attrs: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    # BoundedAttributes is a MutableMapping whose items() iterates in Python; its backing
-    # dict iterates in C, several times faster on the per-span path.
-    backing = getattr(attrs, "_dict", None)
-    return backing.items() if isinstance(backing, dict) else attrs.items()
+_REBUILDABLE: Final = frozenset({list, tuple, set, frozenset})
 
 
 def _clean_mapping(
     attrs: Mapping[str, Any], safe: frozenset[str], replacer: _Replacer
 ) -> tuple[dict[str, Any] | None, list[str]]:
+    """Scrubbed copy of ``attrs`` (None when nothing changed) and the keys redacted.
+
+    Keys are scrubbed too: a key that held a match is listed (and written) scrubbed.
+    """
     redacted: list[str] = []
     result: dict[str, Any] | None = None
     for key, value in attrs.items():
-        if key in safe or isinstance(value, (bool, int, float)):
+        if key in safe:
             continue
-        cleaned = scrub_value(value, replacer)
-        if cleaned is not value and cleaned != value:
+        new_key = scrub_text(key, replacer)
+        cleaned = value if isinstance(value, (bool, int, float)) else scrub_value(value, replacer)
+        if new_key != key or cleaned is not value:
             if result is None:
                 result = dict(attrs)
-            result[key] = cleaned
-            redacted.append(key)
+            if new_key != key:
+                del result[key]
+            result[new_key] = cleaned
+            redacted.append(new_key)
     return result, redacted
 
 
@@ -487,158 +399,94 @@ _NOT_TEXT: Final = frozenset({int, float, bool, type(None)})
 class _ShapePlan:
     """How to check one attribute shape (the keys of a span, in order) for personal data.
 
-    Built on the first span of a shape from its value types: text values are read with one
-    C-level getter and joined by NUL (no pattern matches across it) so one regex pass checks
-    them all; ids get the cheaper id rule; numbers and flags are skipped while they stay
-    numbers. Anything unexpected (a type that changed, a sequence of non-text) falls back to
-    the exact per-value check, so the plan only ever saves work, never changes a verdict.
+    Built on the first span of a shape from its value types: the text values (and the items
+    of text sequences) are read with one C-level getter and joined by NUL, so one pass of the
+    rules checks them all; numbers and flags are skipped while they stay numbers; the keys
+    themselves are checked once, when the plan is built. Anything unexpected (a number that
+    became text, a sequence of non-text) takes the exact check value by value.
+
+    Why joining cannot hide a match: no rule matches across a NUL (it is not part of an
+    address, a phone number, a separator or a label), so a value that matches alone matches
+    inside the joined text too (the joined text can only match more: a label in the value
+    before; that costs a scrub pass that finds nothing, never a leak).
+
+    Why :attr:`clean` cannot let a match through: it holds templates (see :func:`_template`)
+    of joined texts found clean, and the joined verdict follows from the template.
     """
 
-    __slots__ = (
-        "_id_keys",
-        "_id_values",
-        "_numbers",
-        "_scanned",
-        "_separators",
-        "_seqs",
-        "_text_values",
-        "_texts",
-        "clean",
-        "keys",
-        "size",
-        "suspect",
-        "whole",
-    )
+    __slots__ = ("_numbers", "_scanned", "_seqs", "_texts", "clean", "keys", "size", "suspect")
 
     def __init__(self, shape: tuple[str, ...], mapping: Mapping[str, Any], safe: frozenset[str]):
-        scanned = [k for k in shape if k not in safe]
-        ids = tuple(k for k in scanned if k in ID_KEYS)
-        rest = [k for k in scanned if k not in ID_KEYS]
-        text = tuple(k for k in rest if mapping[k].__class__ is str)
-        seqs = tuple(k for k in rest if isinstance(mapping[k], (tuple, list)))
-        numbers = tuple(k for k in rest if k not in text and k not in seqs)
-        self._scanned = tuple(rest)
-        self._id_keys = ids
-        self._text_values = _values_of(text) or (lambda mapping: ())
-        self._id_values = _values_of(ids)
+        scanned = tuple(k for k in shape if k not in safe)
+        text = tuple(k for k in scanned if mapping[k].__class__ is str)
+        seqs = tuple(k for k in scanned if isinstance(mapping[k], (tuple, list)))
+        numbers = tuple(k for k in scanned if k not in text and k not in seqs)
+        self._scanned = scanned
+        self._texts = _values_of(text) or (lambda mapping: ())
         self._seqs = seqs
-        self._numbers = _values_of(numbers)
-        self._texts = self._mixed_texts if seqs or numbers else self._text_values
-        whole = bool(ids) and not (seqs or numbers)
-        self.whole = _values_of(text + ids) if whole else None
-        """For shapes of text and id values only: a getter of all of them, whose joined
-        template (see ``_CLEAN_TEXTS``) is looked up in :attr:`clean`; None for the other
-        shapes, and once this one stops looking spans up whole."""
+        self._numbers = numbers
         self.clean: set[bytes] = set()
-        """Templates of whole spans of this shape found clean (never one with a ``%``)."""
-        self._separators = len(text) + len(ids) - 1
+        """Templates of this shape's joined texts found clean."""
         self.keys = frozenset(shape)
         """The keys of the shape: a mapping of :attr:`size` keys that are all in here has
         exactly them (one C-level check, cheaper than building the mapping's shape)."""
         self.size = len(shape)
+        keys_suspect = any(_suspect_text(k) for k in scanned)
         self.suspect: Callable[[Mapping[str, Any]], bool] = (
-            self._suspect_whole if whole else self._suspect_parts if shape else bool
+            _always if keys_suspect else self._suspect if scanned else _never
         )
-        """Whether a span of this shape may hold an e-mail address or a phone number
-        (:meth:`_suspect_whole` for shapes of texts and ids, :meth:`_suspect_parts` for the
-        others, ``bool`` for the empty shape: False for its empty mapping).
-        :meth:`ScrubbingSpanProcessor.on_end` looks a span up in :attr:`clean` itself first,
-        saving a call on the usual span."""
+        """Whether a span of this shape may hold an e-mail address or a phone number."""
 
-    def _suspect_whole(self, mapping: Mapping[str, Any]) -> bool:
-        """The check of a shape of text and id values only, looked up whole first.
-
-        The template (see ``_CLEAN_TEXTS``) of all its values joined, ids included, is
-        looked up in this plan's own set of spans found clean, so the usual span is settled
-        by one join and one set lookup. Texts with a ``%`` take :meth:`_suspect_parts` (they
-        are checked decoded).
-        """
-        values = self.whole  # a local: calling an attribute as a method is slower
+    def _suspect(self, mapping: Mapping[str, Any]) -> bool:
+        # Runs on every span of the shape: one frame, no helper calls on the usual path.
+        for key in self._numbers:  # numbers and flags are skipped only while they stay so
+            if mapping[key].__class__ not in _NOT_TEXT:
+                return _values_suspect(mapping, self._scanned)
         try:
-            joined = "\0".join(values(mapping))  # type: ignore[misc]
-        except TypeError:  # a value is no longer text
-            return _values_suspect(mapping, self._scanned, self._id_keys)
-        if "%" in joined:
-            return self._suspect_parts(mapping)
-        template = joined.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
-        if template in self.clean:
-            return False
-        # A new template: the exact check, ids under the id rule and the texts in one pattern
-        # pass (nothing here is percent-encoded).
-        texts = "\0".join(self._text_values(mapping))
-        if (
-            "@" in texts
-            or _suspect_decoded(texts)
-            or _id_suspect("\0".join(self._id_values(mapping)))  # type: ignore[misc]
-        ):
-            return True
-        # Remembered only when no value holds a NUL itself: then every span matching the
-        # template splits into the same values (texts and ids, each under its own rule).
-        if joined.count("\0") == self._separators and len(joined) <= _CLEAN_TEXT_MAX_LEN:
-            if len(self.clean) < _PLAN_CLEAN_MAX:
-                self.clean.add(template)
-            else:
-                # Spans of this shape seldom repeat a template (hex ids, UUIDs): looking them
-                # up whole costs more than it saves, so the plan stops doing it.
-                self.clean.clear()
-                self.whole = None
-                self.suspect = self._suspect_parts
-        return False
-
-    def _suspect_parts(self, mapping: Mapping[str, Any]) -> bool:
-        """The check with texts and ids apart: ids under the id rule, texts joined and
-        looked up by template in ``_CLEAN_TEXTS``."""
-        try:
-            text = "\0".join(self._texts(mapping))
-            if self._id_values is not None:
-                ids = "\0".join(self._id_values(mapping))
-                if _id_suspect(ids):
-                    return True
-        except TypeError:  # a value is no longer text (or no longer a number)
-            return _values_suspect(mapping, self._scanned, self._id_keys)
+            texts = self._texts(mapping)
+            for key in self._seqs:
+                items = mapping[key]
+                if items.__class__ is str:  # joining a string would split it into letters
+                    return _values_suspect(mapping, self._scanned)
+                texts = (*texts, *items)
+            text = "\0".join(texts)
+        except TypeError:  # a text value that is no longer text, a sequence item that is not
+            return _values_suspect(mapping, self._scanned)
         if "%" in text:
             text = unquote(text)
-            if "%40" in text:
+            if "%40" in text:  # encoded twice
                 return True
-        # Spans of one kind repeat their text up to the numbers in it (a lead id in a URL, a
-        # counter): clean texts are remembered by template, see _CLEAN_TEXTS. A text with an
-        # "@" is never remembered, so it never matches one.
-        template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
-        if template in _CLEAN_TEXTS:
-            return False
-        if "@" in text or _suspect_decoded(text):
+        if "@" in text:
             return True
-        if len(text) <= _CLEAN_TEXT_MAX_LEN:
-            if len(_CLEAN_TEXTS) >= _CLEAN_MAX:
-                _CLEAN_TEXTS.clear()
-            _CLEAN_TEXTS.add(template)
+        template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)  # _template
+        clean = self.clean
+        if template in clean:
+            return False
+        if _suspect_decoded(text):
+            return True
+        if len(template) <= _TEMPLATE_MAX_LEN:
+            if len(clean) >= _PLAN_CLEAN_MAX:
+                clean.clear()
+            clean.add(template)
         return False
 
-    def _mixed_texts(self, mapping: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The text values plus the items of sequence values, for shapes that have numbers or
-        sequences; raises TypeError (the caller's cue to check value by value) when a number
-        turned into text or a sequence into a string."""
-        if self._numbers is not None and not _NOT_TEXT.issuperset(
-            map(type, self._numbers(mapping))
-        ):
-            raise TypeError("a number became text")
-        texts = self._text_values(mapping)
-        for key in self._seqs:
-            items = mapping[key]
-            if items.__class__ is str:  # joining a string would split it into letters
-                raise TypeError("a sequence became text")
-            texts = (*texts, *items)
-        return texts
+
+def _always(_mapping: Mapping[str, Any]) -> bool:
+    return True
+
+
+def _never(_mapping: Mapping[str, Any]) -> bool:
+    return False
 
 
 class ScrubbingSpanProcessor(SpanProcessor):
     """Redacts e-mail and phone values in every span before exporters read it.
 
-    Scans span attributes, event attributes (``exception.message``, ``exception.stacktrace``),
-    link attributes, the status description and the span name. Redacted attribute keys are
-    listed in ``martech.redacted`` (event attributes as ``<event name>:<key>``, the status as
-    ``otel.status_description``, the name as ``otel.span_name``). ``configure()`` installs it
-    in front of every exporter.
+    Scans span attributes (every text value and key, whatever the key), event attributes
+    (``exception.message``, ``exception.stacktrace``), link attributes, the status description
+    and the span name. Redacted attribute keys are listed in ``martech.redacted`` (event
+    attributes as ``<event name>:<key>``, the status as ``otel.status_description``, the name
+    as ``otel.span_name``). ``configure()`` installs it in front of every exporter.
 
     On a provider you set up yourself, wrap the exporting processor, so that no exporter can
     see a span before it is scrubbed, whatever order processors are added in::
@@ -650,7 +498,8 @@ class ScrubbingSpanProcessor(SpanProcessor):
     (Added on its own, it must be added before every exporting processor.)
 
     Args:
-        safe_keys: keys never scanned (defaults to :data:`SAFE_KEYS`).
+        safe_keys: keys you vouch for, never scanned; none by default (leadtrace trusts no
+            key by its name).
         replacement: ``marker`` (default) writes ``[redacted]``; ``hash`` writes
             ``[email_hash:<hex>]`` / ``[phone_hash:<hex>]`` with the same keyed hash as
             :func:`leadtrace.identity`, so a redacted value still joins.
@@ -663,7 +512,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
 
     def __init__(
         self,
-        safe_keys: Iterable[str] = SAFE_KEYS,
+        safe_keys: Iterable[str] = (),
         *,
         replacement: Replacement = "marker",
         key: bytes | None = None,
@@ -681,11 +530,15 @@ class ScrubbingSpanProcessor(SpanProcessor):
         self._shapes: dict[tuple[str, ...], _ShapePlan] = {}
         self._named: dict[str, _ShapePlan] = {}
         self._named_more: dict[str, tuple[_ShapePlan, ...]] = {}
-        self._key_plans: dict[int, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+        self._key_plans: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do before the span ends (``forward_to`` gets the call instead)."""
+
+    def scrub(self, text: str) -> str:
+        """``text`` scrubbed with this processor's replacement (a span name, say)."""
+        return scrub_text(text, self._replacer)
 
     def scrub_attributes(self, attrs: dict[str, Any]) -> list[str]:
         """Scrub a span's attribute dict in place before the span exists; returns redacted keys.
@@ -696,10 +549,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         """
         if not self._suspect_mapping(attrs):
             return []
-        cleaned, keys = _clean_mapping(attrs, self._safe, self._replacer)
-        if cleaned is not None:
-            attrs.update(cleaned)
-        return keys
+        return self._apply(attrs, attrs)
 
     def scrub_keys(self, attrs: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
         """Like :meth:`scrub_attributes`, looking only at ``keys`` of ``attrs``.
@@ -711,29 +561,46 @@ class ScrubbingSpanProcessor(SpanProcessor):
         # and hashing a tuple of strings on every event is not free.
         scan = self._key_plans.get(id(keys))
         if scan is None or scan[0] is not keys:
-            scan = self._key_plans[id(keys)] = (
-                keys,
-                tuple(k for k in keys if k not in self._safe and k not in ID_KEYS),
-                tuple(k for k in keys if k in ID_KEYS),
-            )
+            scan = self._key_plans[id(keys)] = (keys, tuple(k for k in keys if k not in self._safe))
             if len(self._key_plans) > _SHAPES_MAX:
                 self._key_plans.clear()
-        _, scanned, ids = scan
-        if not _values_suspect(attrs, scanned, ids):
+        if not _values_suspect(attrs, scan[1]):
             return []
-        subset = {k: attrs[k] for k in keys if k in attrs}
-        cleaned, redacted = _clean_mapping(subset, self._safe, self._replacer)
+        return self._apply(attrs, {k: attrs[k] for k in keys if k in attrs})
+
+    def scrub_late(
+        self, attrs: dict[str, Any], name: str, keys: tuple[str, ...] | None = None
+    ) -> str:
+        """Scrub ``keys`` of ``attrs`` (all of them when None) that were set after
+        :meth:`scrub_keys` ran (an unknown event's name and journey attributes, violation
+        locations) and return ``name`` (the span name) scrubbed; what was redacted is added
+        to ``martech.redacted``."""
+        redacted = self.scrub_attributes(attrs) if keys is None else self.scrub_keys(attrs, keys)
+        cleaned = self.scrub(name)
+        if cleaned != name:
+            redacted.append("otel.span_name")
+        if redacted:
+            attrs[semconv.REDACTED] = tuple(
+                sorted({*redacted, *_as_list(attrs.get(semconv.REDACTED))})
+            )
+        return cleaned
+
+    def _apply(self, attrs: dict[str, Any], part: Mapping[str, Any]) -> list[str]:
+        """Scrub ``part`` of ``attrs`` (all of it, or some of its keys) into ``attrs``."""
+        cleaned, redacted = _clean_mapping(part, self._safe, self._replacer)
         if cleaned is not None:
+            for key in part:
+                if key not in cleaned:  # a key that held a match: written scrubbed instead
+                    del attrs[key]
             attrs.update(cleaned)
         return redacted
 
     def on_end(self, span: ReadableSpan) -> None:
         """Replace matched values in place before exporters read the span.
 
-        Runs on every span, so the usual case (an SDK span with no personal data) is decided
-        here in one frame: it reads the SDK span's own fields (the public properties copy on
-        each call), finds the plan of the span's keys by the span's name (see
-        :class:`_ShapePlan`) and looks the span's whole template up in it. With
+        Runs on every span, so the usual case (a span with no personal data) is decided here
+        in one frame: it reads the SDK span's own fields (the public properties copy on each
+        call), finds the plan of the span's keys by the span's name and asks it. With
         ``forward_to``, the span is handed on afterwards, whatever happened.
         """
         try:
@@ -761,20 +628,12 @@ class ScrubbingSpanProcessor(SpanProcessor):
                     if plan is None:  # the name may hold personal data
                         self._scrub(span)
                         return
-                # The usual span: its whole template is known clean (see _ShapePlan.whole).
-                whole = plan.whole
-                try:
-                    known = whole is not None and (
-                        "\0".join(whole(mapping)).encode().translate(_ZERO_DIGITS) in plan.clean
-                    )
-                except (TypeError, UnicodeEncodeError):
-                    # A value is no longer text, or holds a lone surrogate: the plan's full
-                    # check (the same template for every other text).
-                    known = False
-                suspect = plan.suspect  # a local: see ``forward`` below
-                if (not known and suspect(mapping)) or (rare and self._suspect_rest(span)):
+                if plan.suspect(mapping) or (rare and self._suspect_rest(span)):
                     self._scrub(span)
             except Exception as exc:
+                # The quick check failed: scrub the span in full rather than pass it unchecked.
+                with contextlib.suppress(Exception):
+                    self._scrub(span)
                 internal_error(exc, "ScrubbingSpanProcessor.on_end")
         finally:
             forward = self._forward_end  # a local: calling an attribute as a method is slower
@@ -805,11 +664,14 @@ class ScrubbingSpanProcessor(SpanProcessor):
         return plan
 
     def _suspect_rest(self, span: ReadableSpan) -> bool:
-        """Whether the status description, an event or a link may hold personal data."""
+        """Whether the status description, an event (its name or attributes) or a link may hold
+        personal data."""
         description = span.status.description
         if description is not None and _suspect_text(description):
             return True
         for event in span.events:
+            if _suspect_cached(event.name):
+                return True
             if event.attributes and self._suspect_mapping(event.attributes):
                 return True
         return any(
@@ -847,13 +709,17 @@ class ScrubbingSpanProcessor(SpanProcessor):
         replacer = self._replacer
         redacted: list[str] = []
         for event in span.events:
+            event_name = scrub_text(event.name, replacer)
+            if event_name != event.name:
+                event._name = event_name
+                redacted.append(f"{event_name}:otel.event_name")
             if event.attributes:
                 cleaned, keys = _clean_mapping(event.attributes, self._safe, replacer)
                 if cleaned is not None:
                     event._attributes = BoundedAttributes(
                         attributes=cleaned, immutable=True, max_value_len=None
                     )
-                    redacted.extend(f"{event.name}:{k}" for k in keys)
+                    redacted.extend(f"{event_name}:{k}" for k in keys)
         for link in span.links:
             if link.attributes:
                 cleaned, keys = _clean_mapping(link.attributes, self._safe, replacer)
