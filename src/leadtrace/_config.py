@@ -131,6 +131,28 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def parse_ratio(name: str, raw: str) -> float:
+    """A sampling ratio between 0 and 1 read from setting or variable ``name``.
+
+    Raises:
+        ConfigError: ``raw`` is not a number between 0 and 1.
+    """
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:  # also false for nan
+        raise ConfigError(
+            f"setting {name!r} must be a sampling ratio between 0 and 1 (0.1 keeps one journey "
+            f"in ten), got {raw!r}"
+        )
+    return ratio
+
+
+def _sample_ratio(name: str, raw: str) -> float | None:
+    return parse_ratio(name, raw) if raw.strip() else None
+
+
 def _resource_attributes(name: str, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for part in raw.split(","):
@@ -293,6 +315,17 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "sample_ratio",
+        ("LEADTRACE_SAMPLE_RATIO",),
+        "",
+        "Share of journeys kept (0 to 1), decided by journey id so every service keeps or "
+        "drops a whole journey; failures, invalid events and synthetic journeys are always "
+        "kept. Unset: `OTEL_TRACES_SAMPLER=traceidratio` (or `parentbased_traceidratio`) with "
+        "`OTEL_TRACES_SAMPLER_ARG` selects the same sampler; otherwise everything is kept. "
+        "See `docs/deploy.md`.",
+        _sample_ratio,
+    ),
+    Setting(
         "consent_audit_log",
         ("LEADTRACE_CONSENT_AUDIT_LOG",),
         "",
@@ -329,6 +362,7 @@ class Settings:
     session_events: bool
     journey_spans: bool
     consent_audit_log: str | None
+    sample_ratio: float | None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 
@@ -435,11 +469,14 @@ def _coerce_argument(setting: Setting, value: Any) -> Any:
         return value
     if name == "cookie_max_age_days" and isinstance(value, int) and not isinstance(value, bool):
         return setting.parse(name, str(value))
+    if name == "sample_ratio" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return setting.parse(name, str(value))
     expected = {
         **dict.fromkeys(_KEYS, "str or bytes"),
         **dict.fromkeys(_BOOLS, "bool"),
         **dict.fromkeys(_LISTS, "a sequence of str"),
         "resource_attributes": "a mapping of str to str",
         "cookie_max_age_days": "int",
+        "sample_ratio": "float",
     }.get(name, "str")
     raise ConfigError(f"setting {name!r} must be {expected}, got {type(value).__name__}")

@@ -9,6 +9,7 @@ module-level API works against the global OpenTelemetry proxy (no-op until an SD
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -403,6 +404,7 @@ def configure(
     cookie_max_age_days: int | None = None,
     session_events: bool | None = None,
     journey_spans: bool | None = None,
+    sample_ratio: float | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -419,7 +421,9 @@ def configure(
     Providers: a :class:`~opentelemetry.sdk.trace.TracerProvider` the app already installed
     (or passed as ``tracer_provider``) is reused, with leadtrace's processors put in front of
     its own; otherwise an SDK provider is created that exports over OTLP when an endpoint is
-    set, and to JSON lines under ``local_dir`` when not.
+    set, and to JSON lines under ``local_dir`` when not. A created provider samples whole
+    journeys when ``sample_ratio`` (or ``OTEL_TRACES_SAMPLER=traceidratio``) asks for it
+    (:class:`~leadtrace.sampling.JourneySampler`); an app's own provider keeps its sampler.
 
     Args:
         local: build a non-global handle (for tests); spans stay in memory unless
@@ -456,6 +460,7 @@ def configure(
         "cookie_max_age_days": cookie_max_age_days,
         "session_events": session_events,
         "journey_spans": journey_spans,
+        "sample_ratio": sample_ratio,
     }
     if not local and _global is not None:
         warnings.warn(
@@ -479,8 +484,18 @@ def configure(
         for exporter in span_exporters or ():
             existing.add_span_processor(_span_processor_for(exporter))
     else:
+        from leadtrace.context import current_journey
+        from leadtrace.sampling import sampler_from_settings
+
         sdk = SdkTracerProvider(
-            resource=resource, shutdown_on_exit=not local, id_generator=id_generator
+            resource=resource,
+            shutdown_on_exit=not local,
+            id_generator=id_generator,
+            sampler=sampler_from_settings(
+                settings.sample_ratio,
+                os.environ if environ is None else environ,
+                current_journey,
+            ),
         )
         for processor in our_processors(settings):
             sdk.add_span_processor(processor)
