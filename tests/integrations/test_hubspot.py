@@ -170,7 +170,9 @@ def test_conflict_records_the_existing_id_and_reraises(api: HTTPServer, capture:
 def test_batch_upsert_counts_new_and_existing_records(api: HTTPServer, capture: Capture) -> None:
     """Batch upsert results with new true / false give one created and one updated event."""
     api.expect_request(f"{CONTACTS}/batch/upsert", method="POST").respond_with_response(
-        json_response(200, hubspot_batch(hubspot_object("1", new=True), hubspot_object("2", new=False)))
+        json_response(
+            200, hubspot_batch(hubspot_object("1", new=True), hubspot_object("2", new=False))
+        )
     )
     batch = BatchInputSimplePublicObjectBatchInputUpsert(
         inputs=[
@@ -275,6 +277,17 @@ def test_malformed_json_is_a_server_error(api: HTTPServer, capture: Capture) -> 
     (span,) = vendor_spans(capture, "hubspot")
     assert span.attributes[semconv.FAILURE_REASON] == "server_error"
     assert semconv.VENDOR_REQUEST_ID not in span.attributes
+
+
+def test_unreadable_success_is_flagged_not_counted(api: HTTPServer, capture: Capture) -> None:
+    """A 201 whose body is not JSON returns an empty model; the span says so, no event."""
+    api.expect_request(CONTACTS, method="POST").respond_with_response(malformed(201))
+    assert create_contact(api).id is None  # type: ignore[attr-defined]
+    (span,) = vendor_spans(capture, "hubspot")
+    assert span.error
+    assert span.attributes[semconv.FAILURE_REASON] == "server_error"
+    assert semconv.LEAD_DEDUPE_OUTCOME not in span.attributes
+    assert named(capture, "crm_updated") == []
 
 
 def test_async_req_stays_in_the_callers_trace(api: HTTPServer, capture: Capture) -> None:

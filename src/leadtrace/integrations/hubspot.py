@@ -206,6 +206,11 @@ def _success(instance: Any, result: Any, route: _Route, preloaded: bool) -> Outc
     record_id = getattr(data, "id", None)
     if record_id is not None:
         outcome.record_id = str(record_id)
+    elif route.crm_operation in _WRITES:
+        # The client turns an unreadable answer into an empty model instead of raising:
+        # the write may have landed, but nobody knows which record it is.
+        outcome.reason = semconv.FAILURE_SERVER_ERROR
+        return outcome
     if route.crm_operation == semconv.CRM_OPERATION_CREATE:
         outcome.dedupe = semconv.DEDUPE_CREATED
     elif route.crm_operation in (semconv.CRM_OPERATION_UPDATE, semconv.CRM_OPERATION_UPSERT):
@@ -425,6 +430,8 @@ def _api_client_modules() -> tuple[str, ...]:
         for directory, _dirs, files in os.walk(root):
             if "api_client.py" in files:
                 relative = os.path.relpath(directory, root)
-                package = "hubspot" if relative == "." else "hubspot." + relative.replace(os.sep, ".")
+                package = (
+                    "hubspot" if relative == "." else "hubspot." + relative.replace(os.sep, ".")
+                )
                 names.append(package + ".api_client")
     return tuple(sorted(names))
