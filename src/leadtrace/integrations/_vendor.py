@@ -301,9 +301,9 @@ def emit_crm_updated(
                 CrmUpdated(
                     crm_system=system,
                     crm_object=crm_object,
-                    operation=operation,  # type: ignore[arg-type]  # callers pass CRM_OPERATION_*
+                    operation=operation,  # callers pass a CRM_OPERATION_* value
                     record_id=record_id,
-                    dedupe_outcome=dedupe,  # type: ignore[arg-type]  # one of DEDUPE_OUTCOMES
+                    dedupe_outcome=dedupe,  # one of DEDUPE_OUTCOMES
                 )
             )
     except Exception as exc:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 try:
-    import hubspot  # noqa: F401  # the extra's import check
+    import hubspot  # type: ignore[import-untyped]  # noqa: F401  # the extra's import check
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
     from leadtrace.integrations import missing_extra
 
@@ -43,7 +43,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free 
 
 import wrapt
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # mypy cannot see it
+    BaseInstrumentor,
+)
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Span
 
@@ -353,7 +355,7 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
                 result = wrapped(*args, **kwargs)
             except Exception as exc:
                 if span.is_recording():
-                    self._finish(span, route, lambda: _failure(exc))
+                    self._finish(span, route, functools.partial(_failure, exc))
                 raise
             emit = self._emit_events and lead and route.crm_operation in _WRITES
             if span.is_recording() or emit:

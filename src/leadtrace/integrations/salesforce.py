@@ -23,6 +23,7 @@ Needs the ``salesforce`` extra: ``pip install 'leadtrace[salesforce]'``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Collection
 from contextvars import ContextVar
@@ -39,7 +40,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free 
 
 import wrapt
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # mypy cannot see it
+    BaseInstrumentor,
+)
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Span
 
@@ -293,7 +296,7 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                         result = wrapped(*args, **kwargs)
                     except Exception as exc:
                         if span.is_recording():
-                            self._finish(span, lambda: _failure(call, exc))
+                            self._finish(span, functools.partial(_failure, call, exc))
                         raise
                     if span.is_recording() or emit:
                         outcome = self._finish(
@@ -359,7 +362,7 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                     results = wrapped(*args, **kwargs)
                 except Exception as exc:
                     if span.is_recording():
-                        self._finish(span, lambda: _failure(_Call(), exc))
+                        self._finish(span, functools.partial(_failure, _Call(), exc))
                     raise
                 if span.is_recording():
                     self._finish(span, lambda: _bulk_outcome(results))
