@@ -530,6 +530,8 @@ FAILURE_AUTH: Final = "auth"
 """Authentication or permission failure (401, 403)."""
 FAILURE_TIMEOUT: Final = "timeout"
 """No answer in time, or the connection failed."""
+FAILURE_QUEUE_FULL: Final = "queue_full"
+"""The client's in-memory queue was full: the message was dropped before any upload."""
 FAILURE_SERVER_ERROR: Final = "server_error"
 """The vendor failed (5xx) or answered something that is not the JSON it documents."""
 

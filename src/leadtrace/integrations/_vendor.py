@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from leadtrace import semconv
@@ -71,11 +70,12 @@ class VendorTracer:
         )
         self._cached: tuple[Leadtrace, Tracer] | None = None
 
-    def get(self) -> Tracer:
-        """The tracer for the span about to start."""
+    def get(self, runtime: Leadtrace | None = None) -> Tracer:
+        """The tracer for the span about to start (of ``runtime``, default the current one)."""
         if self._fixed is not None:
             return self._fixed
-        runtime = current()
+        if runtime is None:
+            runtime = current()
         cached = self._cached
         if cached is not None and cached[0] is runtime:
             return cached[1]
@@ -107,6 +107,8 @@ class Outcome:
         created: batch records created.
         updated: batch records updated.
         records: ``(record id, dedupe outcome)`` of each record of a batch write.
+        dropped: messages of an upload the client gave up on.
+        requeued: messages of an upload the client put back on its queue.
     """
 
     status: int | None = None
@@ -123,6 +125,8 @@ class Outcome:
     created: int | None = None
     updated: int | None = None
     records: list[tuple[str | None, str | None]] = field(default_factory=list)
+    dropped: int | None = None
+    requeued: int | None = None
 
 
 def failure_of_status(status: int) -> str | None:
@@ -272,6 +276,10 @@ def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
         attrs[semconv.VENDOR_BATCH_CREATED] = outcome.created
     if outcome.updated is not None:
         attrs[semconv.VENDOR_BATCH_UPDATED] = outcome.updated
+    if outcome.dropped is not None:
+        attrs[semconv.VENDOR_BATCH_DROPPED] = outcome.dropped
+    if outcome.requeued is not None:
+        attrs[semconv.VENDOR_BATCH_REQUEUED] = outcome.requeued
     if outcome.reason is not None:
         identity = outcome.dedupe in (semconv.DEDUPE_DUPLICATE, semconv.DEDUPE_AMBIGUOUS)
         attrs[semconv.FAILURE_LAYER] = semconv.LAYER_IDENTITY if identity else layer
@@ -308,17 +316,3 @@ def emit_crm_updated(
             )
     except Exception as exc:
         internal_error(exc, f"{system}.crm_updated")
-
-
-def guarded(where: str, step: Callable[[], Any]) -> Any:
-    """Run one instrumentation step; a fault is reported to the guard and yields None."""
-    try:
-        return step()
-    except Exception as exc:
-        internal_error(exc, where)
-        return None
-
-
-def current_span_is_recording() -> bool:
-    """Whether the current span records (cheap check before building attributes)."""
-    return trace.get_current_span().is_recording()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 try:
-    import hubspot  # type: ignore[import-untyped]  # noqa: F401  # the extra's import check
+    import hubspot  # noqa: F401  # the extra's import check
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
     from leadtrace.integrations import missing_extra
 
