@@ -30,6 +30,7 @@ __all__ = [
     "failure_of_status",
     "hashed_email",
     "header",
+    "missing_client",
     "property_names",
     "record_outcome",
 ]
@@ -127,6 +128,19 @@ class Outcome:
     records: list[tuple[str | None, str | None]] = field(default_factory=list)
     dropped: int | None = None
     requeued: int | None = None
+
+
+def missing_client(module: str, library: str, extra: str, exc: ImportError) -> ImportError:
+    """The ImportError of a vendor module whose client library is missing, naming the extra.
+
+    A :class:`ModuleNotFoundError`: ``opentelemetry-instrument`` loads every
+    ``opentelemetry_instrumentor`` entry point and skips those quietly, where any other
+    ImportError would be logged with a traceback for each vendor the app does not use.
+    """
+    from leadtrace.integrations import missing_extra
+
+    error = missing_extra(module, library, extra, exc)
+    return ModuleNotFoundError(*error.args, name=exc.name)
 
 
 def failure_of_status(status: int) -> str | None:

@@ -37,9 +37,9 @@ from typing import Any
 try:
     import hubspot  # noqa: F401  # the extra's import check
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
-    from leadtrace.integrations import missing_extra
+    from leadtrace.integrations._vendor import missing_client
 
-    raise missing_extra(__name__, "hubspot-api-client", "hubspot", exc) from exc
+    raise missing_client(__name__, "hubspot-api-client", "hubspot", exc) from exc
 
 import wrapt
 from opentelemetry import context, trace
@@ -71,7 +71,7 @@ from leadtrace.integrations._vendor import (
 
 __all__ = ["HubSpotInstrumentor"]
 
-_INSTRUMENTS = ("hubspot-api-client >= 8.0, < 13",)
+_INSTRUMENTS = ("hubspot-api-client >= 12.0, < 13",)
 _SCOPE = "leadtrace.integrations.hubspot"
 
 _VERSION_PART = re.compile(r"v\d+|\d{4}-\d{2}(-\d{2})?")

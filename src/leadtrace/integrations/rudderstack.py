@@ -28,9 +28,9 @@ try:
     import rudderstack.analytics.client
     import rudderstack.analytics.consumer
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
-    from leadtrace.integrations import missing_extra
+    from leadtrace.integrations._vendor import missing_client
 
-    raise missing_extra(__name__, "rudder-sdk-python", "rudderstack", exc) from exc
+    raise missing_client(__name__, "rudder-sdk-python", "rudderstack", exc) from exc
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # mypy cannot see it
     BaseInstrumentor,

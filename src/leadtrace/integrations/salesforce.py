@@ -34,9 +34,9 @@ try:
     import simple_salesforce.api
     import simple_salesforce.bulk
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
-    from leadtrace.integrations import missing_extra
+    from leadtrace.integrations._vendor import missing_client
 
-    raise missing_extra(__name__, "simple-salesforce", "salesforce", exc) from exc
+    raise missing_client(__name__, "simple-salesforce", "salesforce", exc) from exc
 
 import wrapt
 from opentelemetry import context, trace
@@ -65,7 +65,7 @@ from leadtrace.integrations._vendor import (
 
 __all__ = ["SalesforceInstrumentor"]
 
-_INSTRUMENTS = ("simple-salesforce >= 1.12, < 2",)
+_INSTRUMENTS = ("simple-salesforce >= 1.12, < 1.13",)
 _SCOPE = "leadtrace.integrations.salesforce"
 
 _SFTYPE = simple_salesforce.api.SFType

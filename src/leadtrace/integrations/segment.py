@@ -28,9 +28,9 @@ try:
     import segment.analytics.client
     import segment.analytics.consumer
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
-    from leadtrace.integrations import missing_extra
+    from leadtrace.integrations._vendor import missing_client
 
-    raise missing_extra(__name__, "segment-analytics-python", "segment", exc) from exc
+    raise missing_client(__name__, "segment-analytics-python", "segment", exc) from exc
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # mypy cannot see it
     BaseInstrumentor,
@@ -42,7 +42,7 @@ from leadtrace.integrations._vendor import VendorTracer
 
 __all__ = ["SegmentInstrumentor"]
 
-_INSTRUMENTS = ("segment-analytics-python >= 2.3, < 3",)
+_INSTRUMENTS = ("segment-analytics-python >= 2.4, < 3",)
 _SCOPE = "leadtrace.integrations.segment"
 
 
