@@ -20,6 +20,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, Trac
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import VERSION, Leadtrace, current
+from leadtrace.privacy import hash_value, normalize_email
 
 __all__ = [
     "LEAD_OBJECTS",
@@ -234,8 +235,6 @@ def hashed_email(values: Any) -> str | None:
     for key in _EMAIL_KEYS:
         raw = values.get(key)
         if isinstance(raw, str) and "@" in raw:
-            from leadtrace.privacy import hash_value, normalize_email
-
             return hash_value(normalize_email(raw))
     return None
 
