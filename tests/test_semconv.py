@@ -85,6 +85,25 @@ PINNED = {
     "FAILURE_LAYER": "martech.failure.layer",
     "FAILURE_REASON": "martech.failure.reason",
     "REDACTED": "martech.redacted",
+    # vendor clients
+    "VENDOR_NAME": "martech.vendor.name",
+    "VENDOR_OPERATION": "martech.vendor.operation",
+    "VENDOR_REQUEST_ID": "martech.vendor.request_id",
+    "VENDOR_RETRY_COUNT": "martech.vendor.retry_count",
+    "VENDOR_RATE_LIMIT_REMAINING": "martech.vendor.rate_limit.remaining",
+    "VENDOR_RATE_LIMIT_LIMIT": "martech.vendor.rate_limit.limit",
+    "VENDOR_RETRY_AFTER": "martech.vendor.retry_after",
+    "VENDOR_PROPERTY_NAMES": "martech.vendor.property_names",
+    "VENDOR_MESSAGE_ID": "martech.vendor.message_id",
+    "VENDOR_EVENT": "martech.vendor.event",
+    "VENDOR_BATCH_SIZE": "martech.vendor.batch.size",
+    "VENDOR_BATCH_CREATED": "martech.vendor.batch.created",
+    "VENDOR_BATCH_UPDATED": "martech.vendor.batch.updated",
+    "VENDOR_BATCH_DROPPED": "martech.vendor.batch.dropped",
+    "VENDOR_BATCH_REQUEUED": "martech.vendor.batch.requeued",
+    "VENDOR_QUEUED": "martech.vendor.queued",
+    "CRM_EXISTING_RECORD_ID": "martech.crm.existing_record_id",
+    "CRM_EXTERNAL_ID_FIELD": "martech.crm.external_id_field",
 }
 
 PINNED_ENUMS = {
@@ -111,6 +130,20 @@ PINNED_ENUMS = {
     "QUALIFICATION_SQL": "sql",
     "ENRICHMENT_TIMEOUT": "timeout",
     "REDACTED_MARKER": "[redacted]",
+    "VENDOR_HUBSPOT": "hubspot",
+    "VENDOR_SALESFORCE": "salesforce",
+    "VENDOR_SEGMENT": "segment",
+    "VENDOR_RUDDERSTACK": "rudderstack",
+    "FAILURE_RATE_LIMITED": "rate_limited",
+    "FAILURE_CONFLICT": "conflict",
+    "FAILURE_DUPLICATE": "duplicate",
+    "FAILURE_AMBIGUOUS": "ambiguous",
+    "FAILURE_VALIDATION": "validation",
+    "FAILURE_AUTH": "auth",
+    "FAILURE_TIMEOUT": "timeout",
+    "FAILURE_QUEUE_FULL": "queue_full",
+    "FAILURE_SERVER_ERROR": "server_error",
+    "LEADTRACE_CONTEXT_KEY": "leadtrace",
 }
 
 

@@ -446,3 +446,95 @@ QUALIFICATION_DISQUALIFIED: Final = "disqualified"
 
 REDACTED_MARKER: Final = "[redacted]"
 """Replacement text for an e-mail address or phone number found by the scrubber."""
+
+# === vendor clients (leadtrace.integrations.hubspot / salesforce / segment / rudderstack) =====
+
+# --- martech.vendor.* --------------------------------------------------------------------------
+
+VENDOR_NAME: Final = "martech.vendor.name"
+"""Vendor a client span talks to: ``hubspot``, ``salesforce``, ``segment``, ``rudderstack``."""
+
+VENDOR_OPERATION: Final = "martech.vendor.operation"
+"""Low-cardinality vendor operation, e.g. ``crm.contacts create``, ``Lead upsert``, ``track``."""
+
+VENDOR_REQUEST_ID: Final = "martech.vendor.request_id"
+"""The vendor's id of the request (HubSpot ``correlationId``), to quote to vendor support."""
+
+VENDOR_RETRY_COUNT: Final = "martech.vendor.retry_count"
+"""Retries the client made before the final answer (0 when the first attempt answered)."""
+
+VENDOR_RATE_LIMIT_REMAINING: Final = "martech.vendor.rate_limit.remaining"
+"""Calls left in the vendor's current rate-limit window, from its response headers."""
+
+VENDOR_RATE_LIMIT_LIMIT: Final = "martech.vendor.rate_limit.limit"
+"""Size of the vendor's current rate-limit window (calls), from its response headers."""
+
+VENDOR_RETRY_AFTER: Final = "martech.vendor.retry_after"
+"""Seconds the vendor asked the client to wait (``Retry-After``), on rate-limited answers."""
+
+VENDOR_PROPERTY_NAMES: Final = "martech.vendor.property_names"
+"""Names of the properties / fields written (string array). Never their values."""
+
+VENDOR_MESSAGE_ID: Final = "martech.vendor.message_id"
+"""``messageId`` of a Segment / RudderStack message: joins a warehouse row to its span."""
+
+VENDOR_EVENT: Final = "martech.vendor.event"
+"""Event name of a Segment / RudderStack ``track`` call, e.g. ``Demo Requested``."""
+
+VENDOR_BATCH_SIZE: Final = "martech.vendor.batch.size"
+"""Records or messages in one batch call or upload."""
+
+VENDOR_BATCH_CREATED: Final = "martech.vendor.batch.created"
+"""Records of a batch the vendor reported as newly created (HubSpot ``new=true``)."""
+
+VENDOR_BATCH_UPDATED: Final = "martech.vendor.batch.updated"
+"""Records of a batch the vendor reported as updated (HubSpot ``new=false``)."""
+
+VENDOR_BATCH_DROPPED: Final = "martech.vendor.batch.dropped"
+"""Messages of an upload the client gave up on (lost unless its ``on_error`` kept them)."""
+
+VENDOR_BATCH_REQUEUED: Final = "martech.vendor.batch.requeued"
+"""Messages of a rate-limited upload the client put back on its queue for a later upload."""
+
+VENDOR_QUEUED: Final = "martech.vendor.queued"
+"""``false`` when the client's queue was full and the message was dropped on the spot."""
+
+CRM_EXISTING_RECORD_ID: Final = "martech.crm.existing_record_id"
+"""Id of the record a create collided with (HubSpot 409 ``Existing ID``)."""
+
+CRM_EXTERNAL_ID_FIELD: Final = "martech.crm.external_id_field"
+"""Field an upsert matched on (Salesforce external id field); never the matched value."""
+
+# --- vendor enum values ------------------------------------------------------------------------
+
+VENDOR_HUBSPOT: Final = "hubspot"
+"""HubSpot (``hubspot-api-client``)."""
+VENDOR_SALESFORCE: Final = "salesforce"
+"""Salesforce (``simple-salesforce``)."""
+VENDOR_SEGMENT: Final = "segment"
+"""Segment (``segment-analytics-python``)."""
+VENDOR_RUDDERSTACK: Final = "rudderstack"
+"""RudderStack (``rudder-sdk-python``)."""
+
+FAILURE_RATE_LIMITED: Final = "rate_limited"
+"""The vendor refused the call for its rate limit (HTTP 429)."""
+FAILURE_CONFLICT: Final = "conflict"
+"""The record already exists (HubSpot 409)."""
+FAILURE_DUPLICATE: Final = "duplicate"
+"""The vendor's duplicate rules rejected the record (Salesforce ``DUPLICATES_DETECTED``)."""
+FAILURE_AMBIGUOUS: Final = "ambiguous"
+"""Several records matched the key (Salesforce 300)."""
+FAILURE_VALIDATION: Final = "validation"
+"""The vendor rejected the request as invalid (400, 404, 422 and other 4xx)."""
+FAILURE_AUTH: Final = "auth"
+"""Authentication or permission failure (401, 403)."""
+FAILURE_TIMEOUT: Final = "timeout"
+"""No answer in time, or the connection failed."""
+FAILURE_QUEUE_FULL: Final = "queue_full"
+"""The client's in-memory queue was full: the message was dropped before any upload."""
+FAILURE_SERVER_ERROR: Final = "server_error"
+"""The vendor failed (5xx) or answered something that is not the JSON it documents."""
+
+LEADTRACE_CONTEXT_KEY: Final = "leadtrace"
+"""Key under a Segment / RudderStack message's ``context`` holding ``trace_id``, ``span_id``,
+``journey_id`` and ``campaign_id`` (warehouse columns ``context_leadtrace_*``)."""

@@ -1,0 +1,284 @@
+"""Vendor clients: CPU per call of the real client, OTel HTTP instrumentation alone vs + leadtrace.
+
+For each vendor the real client calls a local stand-in (a separate process on 127.0.0.1, so
+its CPU is not counted; keep-alive connections). Both variants run on the provider
+``leadtrace.configure()`` builds, exporting to a discarding batch processor, inside a journey,
+with OpenTelemetry's own HTTP instrumentation on (urllib3 for HubSpot, requests for the others):
+the baseline is "what OpenTelemetry alone gives"; the other variant adds the leadtrace
+instrumentor (business span, outcome, ``crm_updated`` event for contact / lead writes).
+Segment and RudderStack blocks end with ``flush()`` so the consumer thread's upload is counted.
+
+Rounds run the variants in turn (which goes first rotates): OTel alone, + leadtrace, and +
+leadtrace with ``emit_events=False`` (the business span without the ``crm_updated`` event).
+A leadtrace variant instruments before its block and uninstruments after it, outside the
+timing. Per round the ratio of process CPU time per call
+is taken; the table shows the median ratio and its spread (10th-90th percentile). Target:
+<= 1.10.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import leadtrace
+from benchmarks._harness import Discard, machine, quiet_batches
+
+TARGET = 1.10
+CALLS = 20
+ROUNDS = 30
+
+_STAMP = "2026-01-01T09:00:00.000Z"
+_BODIES: dict[str, tuple[int, bytes]] = {
+    "/crm/v3/objects/contacts": (
+        201,
+        json.dumps(
+            {
+                "id": "512",
+                "properties": {},
+                "createdAt": _STAMP,
+                "updatedAt": _STAMP,
+                "archived": False,
+            }
+        ).encode(),
+    ),
+    "/services/data/v59.0/sobjects/Lead/": (
+        201,
+        json.dumps({"id": "00Q5e000001AbcDEAZ", "success": True, "errors": []}).encode(),
+    ),
+    "/v1/batch": (200, b'{"success": true}'),
+}
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as against the real APIs
+    disable_nagle_algorithm = True  # else every answer waits for a delayed ACK
+    wbufsize = 1 << 16  # headers and body leave in one write
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        status, body = _BODIES.get(self.path, (404, b"{}"))
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def _serve(port: Any) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    port.value = server.server_address[1]
+    server.serve_forever()
+
+
+def _cpu_per_call(block: _Block) -> float:
+    block.setup()
+    gc.collect()
+    gc.disable()  # as in _harness: no variant pays for collections the other one caused
+    try:
+        start = time.process_time_ns()
+        block.calls()
+        return (time.process_time_ns() - start) / CALLS / 1000
+    finally:
+        gc.enable()
+        block.teardown()
+
+
+def _hubspot(url: str) -> tuple[Callable[[], None], Any, Any]:
+    import hubspot
+    from hubspot.crm.contacts import SimplePublicObjectInputForCreate
+    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+
+    from leadtrace.integrations.hubspot import HubSpotInstrumentor
+
+    token = "bench-token"  # noqa: S105  # the stand-in checks nothing
+    api = hubspot.Client.create(access_token=token, host=url).crm.contacts.basic_api
+    body = SimplePublicObjectInputForCreate(properties={"email": "ada@example.com", "x": "1"})
+    return lambda: api.create(body), URLLib3Instrumentor(), HubSpotInstrumentor()
+
+
+class _PlainHTTP:
+    """Mounted on the Salesforce client's session: its https URLs go to the stand-in."""
+
+    @staticmethod
+    def adapter() -> Any:
+        from requests.adapters import HTTPAdapter
+
+        class PlainHTTP(HTTPAdapter):
+            def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                request.url = "http://" + request.url.removeprefix("https://")
+                return super().send(request, **kwargs)
+
+        return PlainHTTP()
+
+
+def _salesforce(url: str) -> tuple[Callable[[], None], Any, Any]:
+    import requests
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from simple_salesforce import Salesforce
+
+    from leadtrace.integrations.salesforce import SalesforceInstrumentor
+
+    session = requests.Session()
+    session.mount("https://127.0.0.1", _PlainHTTP.adapter())
+    sf = Salesforce(instance_url=url, session_id="bench", session=session, version="59.0")
+    lead = {"LastName": "Lovelace", "Company": "ACME", "Email": "ada@example.com"}
+    leads = sf.Lead
+    return lambda: leads.create(lead), RequestsInstrumentor(), SalesforceInstrumentor()
+
+
+def _analytics(client_class: Any, url: str) -> Callable[[], None]:
+    client = client_class(
+        write_key="bench", host=url, upload_interval=0.001, upload_size=CALLS, gzip=False
+    )
+
+    def call() -> None:
+        client.track("user-1", "Demo Requested", {"plan": "team"})
+
+    call.flush = client.flush  # type: ignore[attr-defined]
+    return call
+
+
+def _segment(url: str) -> tuple[Callable[[], None], Any, Any]:
+    import segment.analytics
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    from leadtrace.integrations.segment import SegmentInstrumentor
+
+    return _analytics(segment.analytics.Client, url), RequestsInstrumentor(), SegmentInstrumentor()
+
+
+def _rudderstack(url: str) -> tuple[Callable[[], None], Any, Any]:
+    import rudderstack.analytics
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    from leadtrace.integrations.rudderstack import RudderStackInstrumentor
+
+    return (
+        _analytics(rudderstack.analytics.Client, url),
+        RequestsInstrumentor(),
+        RudderStackInstrumentor(),
+    )
+
+
+VENDORS = {
+    "hubspot crm.contacts create": _hubspot,
+    "salesforce Lead create": _salesforce,
+    "segment track (+ upload)": _segment,
+    "rudderstack track (+ upload)": _rudderstack,
+}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One variant's timed block (``calls``) and its untimed setup and teardown."""
+
+    calls: Callable[[], None]
+    setup: Callable[[], object] = lambda: None
+    teardown: Callable[[], object] = lambda: None
+
+
+def _blocks(call: Callable[[], None], ours: Any) -> dict[str, _Block]:
+    """Each variant's block: CALLS calls (then a flush, for the queued clients)."""
+    flush = getattr(call, "flush", None)
+
+    def calls() -> None:
+        for _ in range(CALLS):
+            call()
+        if flush is not None:
+            flush()
+
+    def instrumented(**options: Any) -> _Block:
+        return _Block(calls, lambda: ours.instrument(**options), ours.uninstrument)
+
+    return {
+        "otel": _Block(calls),
+        "leadtrace": instrumented(),
+        "leadtrace, no events": instrumented(emit_events=False),
+    }
+
+
+def measure(url: str) -> dict[str, dict[str, list[float]]]:
+    """Per vendor and variant, the CPU µs per call of every round."""
+    quiet_batches()
+    handle = leadtrace.configure(
+        service_name="bench-vendors", local=True, span_exporters=[Discard()], environ={}
+    )
+    out: dict[str, dict[str, list[float]]] = {}
+    campaign = leadtrace.Campaign(id="spring-launch", source="google", medium="cpc")
+    try:
+        with handle.activate(), leadtrace.journey(campaign=campaign):
+            for label, setup in VENDORS.items():
+                call, http_instrumentor, ours = setup(url)
+                http_instrumentor.instrument(tracer_provider=handle.tracer_provider)
+                blocks = _blocks(call, ours)
+                if label.startswith(("segment", "rudderstack")):
+                    del blocks["leadtrace, no events"]  # they emit no events
+                for block in blocks.values():
+                    _cpu_per_call(block)  # warm-up
+                samples: dict[str, list[float]] = {name: [] for name in blocks}
+                order = list(blocks.items())
+                for round_ in range(ROUNDS):
+                    shift = round_ % len(order)
+                    for name, block in order[shift:] + order[:shift]:
+                        handle.force_flush()
+                        samples[name].append(_cpu_per_call(block))
+                http_instrumentor.uninstrument()
+                out[label] = samples
+    finally:
+        handle.shutdown()
+    return out
+
+
+def main() -> dict[str, float]:
+    """Start the stand-in, measure every vendor, print median ratio and spread per vendor."""
+    context = multiprocessing.get_context("spawn")
+    port = context.Value("i", 0)
+    server = context.Process(target=_serve, args=(port,), daemon=True)
+    server.start()
+    try:
+        while not port.value:
+            time.sleep(0.01)
+        rounds = measure(f"http://127.0.0.1:{port.value}")
+    finally:
+        server.terminate()
+        server.join()
+    print(f"\nvendor client calls, process CPU per call ({machine()})")
+    print(f"{'call':<48} {'base µs':>9} {'ours µs':>9} {'median':>7} {'p10-p90':>13} {'target':>7}")
+    medians: dict[str, float] = {}
+    for label, samples in rounds.items():
+        base = samples["otel"]
+        for variant in ("leadtrace", "leadtrace, no events"):
+            if variant not in samples:
+                continue
+            ours = samples[variant]
+            ratios = [o / b for o, b in zip(ours, base, strict=True) if b > 0]
+            median = statistics.median(ratios)
+            name = f"{label}: {variant}"
+            medians[name] = median
+            verdict = "ok" if median <= TARGET else "OVER"
+            spread = f"{_percentile(ratios, 0.1):.2f}-{_percentile(ratios, 0.9):.2f}x"
+            print(
+                f"{name:<48} {statistics.median(base):>9.1f} {statistics.median(ours):>9.1f} "
+                f"{median:>6.2f}x {spread:>13} {TARGET:>6.2f}x {verdict}"
+            )
+    return medians
+
+
+if __name__ == "__main__":
+    main()

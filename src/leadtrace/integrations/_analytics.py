@@ -1,0 +1,294 @@
+"""Segment-style analytics clients (Segment, RudderStack): producer and upload spans.
+
+Both clients queue messages on the caller's thread (``Client._enqueue``) and send them in
+batches from a consumer thread (``Consumer.request``). The producer span of each
+``track`` / ``identify`` / ... call writes the trace id, span id, journey id and campaign id
+into the message's ``context.leadtrace`` (so a warehouse row joins back to its trace) and
+records the ``messageId``. The consumer's upload span has no parent: it links to every
+producing span of its batch and reports batch size, retries and messages dropped or re-queued.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags
+
+from leadtrace import semconv
+from leadtrace._guard import internal_error
+from leadtrace._runtime import Leadtrace, current
+from leadtrace.context import current_journey
+from leadtrace.integrations._vendor import (
+    Outcome,
+    VendorTracer,
+    failure_of_exception,
+    failure_of_status,
+    hashed_email,
+    property_names,
+    record_outcome,
+)
+
+__all__ = ["MAX_LINKS", "AnalyticsClient"]
+
+MAX_LINKS = 128
+"""Links an upload span keeps at most (the SDK's default span link limit)."""
+
+_EMPTY = Context()
+
+
+@dataclass
+class _Upload:
+    attempts: int = 0
+    status: int | None = None
+
+
+_upload: ContextVar[_Upload | None] = ContextVar("leadtrace_analytics_upload", default=None)
+
+
+def _link(message: Any) -> Link | None:
+    """A link to the span that produced ``message``, from its ``context.leadtrace``."""
+    if not isinstance(message, dict):
+        return None
+    ours = (message.get("context") or {}).get(semconv.LEADTRACE_CONTEXT_KEY)
+    if not isinstance(ours, dict):
+        return None
+    try:
+        trace_id = int(str(ours["trace_id"]), 16)
+        span_id = int(str(ours["span_id"]), 16)
+    except (KeyError, ValueError):
+        return None
+    if not trace_id or not span_id:
+        return None
+    producer = SpanContext(
+        trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+    )
+    return Link(producer, {semconv.VENDOR_MESSAGE_ID: str(message.get("messageId", ""))})
+
+
+class AnalyticsClient:
+    """Instrumentation of one Segment-style client library.
+
+    Args:
+        vendor: ``semconv.VENDOR_*`` value; also the first word of span names.
+        client: the library's ``Client`` class.
+        consumer: the library's ``Consumer`` class.
+        consumer_module: the module ``Consumer.request`` looks ``post`` up in.
+        tracer: where spans go.
+    """
+
+    def __init__(
+        self, vendor: str, client: type, consumer: type, consumer_module: Any, tracer: VendorTracer
+    ) -> None:
+        self.vendor = vendor
+        self.client = client
+        self.consumer = consumer
+        self.consumer_module = consumer_module
+        self.tracer = tracer
+        # The handle each client queue was last filled under: the consumer thread uploads
+        # to it (a test capture is active on the caller's thread only).
+        self._owners: weakref.WeakKeyDictionary[Any, Leadtrace] = weakref.WeakKeyDictionary()
+
+    def wrap(self) -> None:
+        """Install the wrappers."""
+        wrapt.wrap_function_wrapper(self.client, "_enqueue", self._enqueue)
+        wrapt.wrap_function_wrapper(self.consumer, "request", self._request)
+        wrapt.wrap_function_wrapper(self.consumer_module, "post", _post)
+
+    def unwrap(self) -> None:
+        """Remove the wrappers."""
+        unwrap(self.client, "_enqueue")
+        unwrap(self.consumer, "request")
+        unwrap(self.consumer_module, "post")
+
+    # --- producer: the caller's thread ---------------------------------------------------------
+
+    def _enqueue(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            msg = args[0] if args else kwargs.get("msg")
+            kind = str(msg.get("type", "message")) if isinstance(msg, dict) else "message"
+            runtime = current()
+            queue = getattr(instance, "queue", None)
+            if queue is not None and self._owners.get(queue) is not runtime:
+                self._owners[queue] = runtime
+            span = self.tracer.get(runtime).start_span(
+                f"{self.vendor} {kind}", kind=SpanKind.PRODUCER
+            )
+            if span.is_recording():
+                self._producer_attributes(span, kind, msg)
+            self._stamp(span, msg)
+        except Exception as exc:
+            internal_error(exc, f"{self.vendor}.enqueue")
+            return wrapped(*args, **kwargs)
+        with trace.use_span(
+            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+        ):
+            try:
+                result = wrapped(*args, **kwargs)
+            except Exception as exc:
+                if span.is_recording():
+                    self._finish(span, functools.partial(_failure, exc))
+                raise
+            if span.is_recording():
+                self._finish(span, functools.partial(_queued, span, result))
+            return result
+
+    def _producer_attributes(self, span: Span, kind: str, msg: Any) -> None:
+        attrs: dict[str, Any] = {
+            semconv.VENDOR_NAME: self.vendor,
+            semconv.VENDOR_OPERATION: kind,
+        }
+        if isinstance(msg, dict):
+            event = msg.get("event")
+            if isinstance(event, str) and event:
+                attrs[semconv.VENDOR_EVENT] = event[:256]
+            values = msg.get("properties") or msg.get("traits")
+            if values is None and isinstance(msg.get("context"), dict):
+                values = msg["context"].get("traits")  # where RudderStack puts them
+            names = property_names(values)
+            if names:
+                attrs[semconv.VENDOR_PROPERTY_NAMES] = names
+            email_hash = hashed_email(values)
+            if email_hash is not None:
+                attrs[semconv.IDENTITY_EMAIL_HASH] = email_hash
+            message_id = msg.get("messageId")
+            if message_id is not None:
+                attrs[semconv.VENDOR_MESSAGE_ID] = str(message_id)
+        span.set_attributes(attrs)
+
+    def _stamp(self, span: Span, msg: Any) -> None:
+        """Write trace, journey and campaign ids into ``msg["context"]["leadtrace"]``."""
+        if not isinstance(msg, dict) or not isinstance(msg.get("context"), dict):
+            return
+        stamp: dict[str, str] = {}
+        span_context = span.get_span_context()
+        if span_context.is_valid:
+            stamp["trace_id"] = f"{span_context.trace_id:032x}"
+            stamp["span_id"] = f"{span_context.span_id:016x}"
+        journey = current_journey()
+        if journey is not None:
+            stamp["journey_id"] = journey.journey_id
+            if journey.campaign is not None and journey.campaign.id:
+                stamp["campaign_id"] = journey.campaign.id
+        if stamp:
+            msg["context"][semconv.LEADTRACE_CONTEXT_KEY] = stamp
+
+    # --- consumer: the upload thread -----------------------------------------------------------
+
+    def _request(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            batch = args[0] if args else kwargs.get("batch")
+            messages = batch if isinstance(batch, list) else []
+            links = [link for link in map(_link, messages[:MAX_LINKS]) if link is not None]
+            queue = getattr(instance, "queue", None)
+            owner = self._owners.get(queue) if queue is not None else None
+            span = self.tracer.get(owner).start_span(
+                f"{self.vendor} upload", context=_EMPTY, kind=SpanKind.CLIENT, links=links
+            )
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        semconv.VENDOR_NAME: self.vendor,
+                        semconv.VENDOR_OPERATION: "upload",
+                        semconv.VENDOR_BATCH_SIZE: len(messages),
+                    }
+                )
+            upload = _Upload()
+            token = _upload.set(upload)
+        except Exception as exc:
+            internal_error(exc, f"{self.vendor}.upload")
+            return wrapped(*args, **kwargs)
+        try:
+            with trace.use_span(
+                span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+            ):
+                try:
+                    result = wrapped(*args, **kwargs)
+                except Exception as exc:
+                    if span.is_recording():
+                        self._finish(
+                            span, functools.partial(_upload_failure, upload, exc, len(messages))
+                        )
+                    raise
+                if span.is_recording():
+                    self._finish(span, functools.partial(_upload_success, upload))
+                return result
+        finally:
+            _upload.reset(token)
+
+    def _finish(self, span: Span, read: Callable[[], Outcome | None]) -> None:
+        try:
+            outcome = read()
+            if outcome is not None:
+                record_outcome(span, outcome, semconv.LAYER_CAPTURE)
+        except Exception as exc:
+            internal_error(exc, f"{self.vendor}.finish")
+
+
+def _queued(span: Span, result: Any) -> Outcome | None:
+    """Record the ``messageId`` the client assigned; a full queue dropped the message."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return None
+    success, msg = result
+    if isinstance(msg, dict) and msg.get("messageId") is not None:
+        span.set_attribute(semconv.VENDOR_MESSAGE_ID, str(msg["messageId"]))
+    if success:
+        return None
+    span.set_attribute(semconv.VENDOR_QUEUED, False)
+    return Outcome(reason=semconv.FAILURE_QUEUE_FULL)
+
+
+def _failure(exc: BaseException) -> Outcome:
+    outcome = Outcome(error_type=type(exc).__name__)
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        outcome.status = status
+        outcome.reason = failure_of_status(status)
+    else:
+        outcome.reason = failure_of_exception(exc)
+    return outcome
+
+
+def _upload_success(upload: _Upload) -> Outcome:
+    return Outcome(status=upload.status, retries=max(upload.attempts - 1, 0), dropped=0)
+
+
+def _upload_failure(upload: _Upload, exc: BaseException, size: int) -> Outcome:
+    outcome = _failure(exc)
+    outcome.retries = max(upload.attempts - 1, 0)
+    if getattr(exc, "rate_limited", False) or type(exc).__name__ == "ShutdownInterrupted":
+        # Segment puts the batch back on its queue and uploads it later.
+        outcome.reason = outcome.reason or semconv.FAILURE_RATE_LIMITED
+        outcome.requeued = size
+    else:
+        outcome.dropped = size
+    return outcome
+
+
+def _post(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Count the attempts of the upload in progress and note the last answer's status."""
+    upload = _upload.get()
+    if upload is None:
+        return wrapped(*args, **kwargs)
+    upload.attempts += 1
+    try:
+        response = wrapped(*args, **kwargs)
+    except Exception as exc:
+        status = getattr(exc, "status", None)
+        upload.status = status if isinstance(status, int) else None
+        raise
+    status = getattr(response, "status_code", None)
+    upload.status = status if isinstance(status, int) else None
+    return response

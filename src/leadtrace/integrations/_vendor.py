@@ -1,0 +1,331 @@
+"""What the vendor client instrumentors share: tracer choice, outcomes, failures, events.
+
+Each vendor module (:mod:`~leadtrace.integrations.hubspot`, ``salesforce``, ``segment``,
+``rudderstack``) reads its client's own signals into a :class:`Outcome`; this module turns an
+outcome into span attributes, a failure classification and, for a landed write of a contact
+or lead, the canonical ``crm_updated`` event. Request bodies never reach a span: only
+property names and keyed hashes of identity keys do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
+
+from leadtrace import semconv
+from leadtrace._guard import internal_error
+from leadtrace._runtime import VERSION, Leadtrace, current
+from leadtrace.privacy import hash_value, normalize_email
+
+__all__ = [
+    "LEAD_OBJECTS",
+    "Outcome",
+    "VendorTracer",
+    "emit_crm_updated",
+    "failure_of_exception",
+    "failure_of_status",
+    "hashed_email",
+    "header",
+    "missing_client",
+    "property_names",
+    "record_outcome",
+]
+
+LEAD_OBJECTS = frozenset({"contact", "lead"})
+"""CRM objects (normalised: singular, lower case) whose writes emit ``crm_updated``."""
+
+_TIMEOUT_NAMES = frozenset(
+    {
+        "ConnectTimeout",
+        "ConnectTimeoutError",
+        "ConnectionError",
+        "MaxRetryError",
+        "NewConnectionError",
+        "ProtocolError",
+        "ReadTimeout",
+        "ReadTimeoutError",
+        "Timeout",
+        "TimeoutError",
+    }
+)
+_HTTP_STATUS_CODE = "http.response.status_code"
+_ERROR_TYPE = "error.type"
+
+
+class VendorTracer:
+    """The tracer a vendor instrumentor starts its spans with.
+
+    With a ``tracer_provider`` given to ``instrument()`` spans go there; otherwise they go to
+    leadtrace's current handle (the configured global setup, or an active test capture),
+    looked up per call so a capture opened after ``instrument()`` still sees them.
+    """
+
+    def __init__(self, scope: str, tracer_provider: TracerProvider | None) -> None:
+        self._scope = scope
+        self._fixed = (
+            tracer_provider.get_tracer(scope, VERSION) if tracer_provider is not None else None
+        )
+        self._cached: tuple[Leadtrace, Tracer] | None = None
+
+    def get(self, runtime: Leadtrace | None = None) -> Tracer:
+        """The tracer for the span about to start (of ``runtime``, default the current one)."""
+        if self._fixed is not None:
+            return self._fixed
+        if runtime is None:
+            runtime = current()
+        cached = self._cached
+        if cached is not None and cached[0] is runtime:
+            return cached[1]
+        tracer = runtime.tracer_provider.get_tracer(self._scope, VERSION)
+        self._cached = (runtime, tracer)
+        return tracer
+
+    def start(self, name: str, kind: SpanKind = SpanKind.CLIENT) -> Span:
+        """Start (not activate) a span under the current context."""
+        return self.get().start_span(name, kind=kind)
+
+
+@dataclass
+class Outcome:
+    """What one vendor call did, read from the vendor's own answer.
+
+    Attributes:
+        status: HTTP status of the final answer.
+        dedupe: one of ``semconv.DEDUPE_OUTCOMES``.
+        record_id: id of the written or read record.
+        existing_id: id of the record a create collided with.
+        request_id: the vendor's request / correlation id.
+        retries: retries before the final answer.
+        rate_remaining: calls left in the rate-limit window.
+        rate_limit: size of the rate-limit window.
+        retry_after: seconds the vendor asked to wait.
+        reason: failure reason (``semconv.FAILURE_*``); None when the call succeeded.
+        error_type: class name of the vendor exception, when one was raised.
+        created: batch records created.
+        updated: batch records updated.
+        records: ``(record id, dedupe outcome)`` of each record of a batch write.
+        dropped: messages of an upload the client gave up on.
+        requeued: messages of an upload the client put back on its queue.
+    """
+
+    status: int | None = None
+    dedupe: str | None = None
+    record_id: str | None = None
+    existing_id: str | None = None
+    request_id: str | None = None
+    retries: int | None = None
+    rate_remaining: int | None = None
+    rate_limit: int | None = None
+    retry_after: float | None = None
+    reason: str | None = None
+    error_type: str | None = None
+    created: int | None = None
+    updated: int | None = None
+    records: list[tuple[str | None, str | None]] = field(default_factory=list)
+    dropped: int | None = None
+    requeued: int | None = None
+
+
+def missing_client(module: str, library: str, extra: str, exc: ImportError) -> ImportError:
+    """The ImportError of a vendor module whose client library is missing, naming the extra.
+
+    A :class:`ModuleNotFoundError`: ``opentelemetry-instrument`` loads every
+    ``opentelemetry_instrumentor`` entry point and skips those quietly, where any other
+    ImportError would be logged with a traceback for each vendor the app does not use.
+    """
+    from leadtrace.integrations import missing_extra
+
+    error = missing_extra(module, library, extra, exc)
+    return ModuleNotFoundError(*error.args, name=exc.name)
+
+
+def failure_of_status(status: int) -> str | None:
+    """Failure reason of an HTTP status, or None for a success."""
+    if status < 300:
+        return None
+    if status == 429:
+        return semconv.FAILURE_RATE_LIMITED
+    if status in (401, 403):
+        return semconv.FAILURE_AUTH
+    if status == 409:
+        return semconv.FAILURE_CONFLICT
+    if status == 300:
+        return semconv.FAILURE_AMBIGUOUS
+    if status == 408:
+        return semconv.FAILURE_TIMEOUT
+    if status >= 500:
+        return semconv.FAILURE_SERVER_ERROR
+    return semconv.FAILURE_VALIDATION
+
+
+def failure_of_exception(exc: BaseException) -> str:
+    """Failure reason of an exception that carries no HTTP status (transport, decoding)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return semconv.FAILURE_SERVER_ERROR  # the vendor answered something unreadable
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _TIMEOUT_NAMES:
+            return semconv.FAILURE_TIMEOUT
+    if isinstance(exc, OSError):
+        return semconv.FAILURE_TIMEOUT
+    return semconv.FAILURE_SERVER_ERROR
+
+
+def header(headers: Any, name: str) -> str | None:
+    """A response header by case-insensitive name from a mapping or a list of pairs."""
+    if headers is None:
+        return None
+    getter = getattr(headers, "get", None)
+    if getter is not None:
+        value = getter(name)
+        if value is None:
+            value = getter(name.lower())
+        if value is not None:
+            return str(value)
+        if not isinstance(headers, Mapping):
+            return None
+        items: Iterable[Any] = headers.items()
+    else:
+        items = headers
+    wanted = name.lower()
+    for key, value in items:
+        if str(key).lower() == wanted:
+            return str(value)
+    return None
+
+
+def to_int(value: str | None) -> int | None:
+    """``int(value)``, or None when it is missing or not a whole number."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; None otherwise."""
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def property_names(values: Any, limit: int = 128) -> tuple[str, ...]:
+    """Sorted names of a mapping's keys (never the values), at most ``limit`` of them."""
+    if not isinstance(values, Mapping):
+        return ()
+    return tuple(sorted(str(k) for k in values)[:limit])
+
+
+_EMAIL_KEYS = ("email", "Email", "EMAIL")
+
+
+def hashed_email(values: Any) -> str | None:
+    """Keyed hash of the e-mail address in a property mapping, if there is one."""
+    if not isinstance(values, Mapping):
+        return None
+    for key in _EMAIL_KEYS:
+        raw = values.get(key)
+        if isinstance(raw, str) and "@" in raw:
+            return hash_value(normalize_email(raw))
+    return None
+
+
+def singular(name: str) -> str:
+    """Normalised CRM object name: lower case, singular (``contacts`` -> ``contact``)."""
+    lowered = name.lower()
+    if lowered.endswith("ies"):
+        return lowered[:-3] + "y"
+    if lowered.endswith("s") and not lowered.endswith("ss"):
+        return lowered[:-1]
+    return lowered
+
+
+_EXISTING_ID = re.compile(r"Existing ID:\s*([0-9A-Za-z_-]+)")
+
+
+def existing_id_in(message: str) -> str | None:
+    """The id in a HubSpot ``... Existing ID: <id>`` conflict message."""
+    match = _EXISTING_ID.search(message)
+    return match.group(1) if match else None
+
+
+def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
+    """Put ``outcome`` on ``span``; a failure also sets its layer, reason and ERROR status.
+
+    Duplicate and ambiguous outcomes are identity failures; everything else fails in
+    ``layer``. The vendor's error message is not recorded: it can quote the request body.
+    """
+    if not span.is_recording():
+        return
+    attrs: dict[str, Any] = {}
+    if outcome.status is not None:
+        attrs[_HTTP_STATUS_CODE] = outcome.status
+    if outcome.dedupe is not None:
+        attrs[semconv.LEAD_DEDUPE_OUTCOME] = outcome.dedupe
+    if outcome.record_id is not None:
+        attrs[semconv.CRM_RECORD_ID] = outcome.record_id
+    if outcome.existing_id is not None:
+        attrs[semconv.CRM_EXISTING_RECORD_ID] = outcome.existing_id
+    if outcome.request_id is not None:
+        attrs[semconv.VENDOR_REQUEST_ID] = outcome.request_id
+    if outcome.retries is not None:
+        attrs[semconv.VENDOR_RETRY_COUNT] = outcome.retries
+    if outcome.rate_remaining is not None:
+        attrs[semconv.VENDOR_RATE_LIMIT_REMAINING] = outcome.rate_remaining
+    if outcome.rate_limit is not None:
+        attrs[semconv.VENDOR_RATE_LIMIT_LIMIT] = outcome.rate_limit
+    if outcome.retry_after is not None:
+        attrs[semconv.VENDOR_RETRY_AFTER] = outcome.retry_after
+    if outcome.created is not None:
+        attrs[semconv.VENDOR_BATCH_CREATED] = outcome.created
+    if outcome.updated is not None:
+        attrs[semconv.VENDOR_BATCH_UPDATED] = outcome.updated
+    if outcome.dropped is not None:
+        attrs[semconv.VENDOR_BATCH_DROPPED] = outcome.dropped
+    if outcome.requeued is not None:
+        attrs[semconv.VENDOR_BATCH_REQUEUED] = outcome.requeued
+    if outcome.reason is not None:
+        identity = outcome.dedupe in (semconv.DEDUPE_DUPLICATE, semconv.DEDUPE_AMBIGUOUS)
+        attrs[semconv.FAILURE_LAYER] = semconv.LAYER_IDENTITY if identity else layer
+        attrs[semconv.FAILURE_REASON] = outcome.reason
+        if outcome.error_type is not None:
+            attrs[_ERROR_TYPE] = outcome.error_type
+        description = outcome.reason
+        if outcome.status is not None:
+            description = f"{outcome.reason} (HTTP {outcome.status})"
+        span.set_status(Status(StatusCode.ERROR, description))
+    span.set_attributes(attrs)
+
+
+def emit_crm_updated(
+    system: str, crm_object: str, operation: str, records: Iterable[tuple[str | None, str | None]]
+) -> None:
+    """Emit ``crm_updated`` for each landed ``(record id, dedupe outcome)`` of a lead write.
+
+    Runs inside the internal-error guard: a fault here never reaches the caller.
+    """
+    try:
+        from leadtrace._emit import emit  # deferred: only needed once a write landed
+        from leadtrace.events import CrmUpdated
+
+        for record_id, dedupe in records:
+            emit(
+                CrmUpdated(
+                    crm_system=system,
+                    crm_object=crm_object,
+                    operation=operation,  # callers pass a CRM_OPERATION_* value
+                    record_id=record_id,
+                    dedupe_outcome=dedupe,  # one of DEDUPE_OUTCOMES
+                )
+            )
+    except Exception as exc:
+        internal_error(exc, f"{system}.crm_updated")

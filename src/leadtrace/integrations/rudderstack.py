@@ -1,0 +1,71 @@
+"""RudderStack (``rudder-sdk-python``): producer spans per message, upload spans per batch.
+
+::
+
+    from leadtrace.integrations.rudderstack import RudderStackInstrumentor
+    RudderStackInstrumentor().instrument()
+
+    analytics = rudderstack.analytics.Client(write_key, data_plane_url)
+    analytics.track("user-1", "Demo Requested", {"plan": "team"})
+
+Each ``track`` / ``identify`` / ``page`` / ``screen`` / ``group`` / ``alias`` call becomes a
+``rudderstack <type>`` PRODUCER span (``rudderstack track``) with the ``messageId``, the event
+name and the property / trait names (never values; the keyed hash of an ``email`` trait). The
+message's ``context.leadtrace`` gets ``trace_id``, ``span_id``, ``journey_id`` and
+``campaign_id``, so a warehouse row (``context_leadtrace_trace_id``, ...) joins back to its
+trace and journey. The consumer thread's ``rudderstack upload`` span links to every producing
+span of its batch and reports batch size, retries and messages dropped.
+
+Needs the ``rudderstack`` extra: ``pip install 'leadtrace[rudderstack]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+try:
+    import rudderstack.analytics.client
+    import rudderstack.analytics.consumer
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
+    from leadtrace.integrations._vendor import missing_client
+
+    raise missing_client(__name__, "rudder-sdk-python", "rudderstack", exc) from exc
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # mypy cannot see it
+    BaseInstrumentor,
+)
+
+from leadtrace import semconv
+from leadtrace.integrations._analytics import AnalyticsClient
+from leadtrace.integrations._vendor import VendorTracer
+
+__all__ = ["RudderStackInstrumentor"]
+
+_INSTRUMENTS = ("rudder-sdk-python >= 2.1, < 3",)
+_SCOPE = "leadtrace.integrations.rudderstack"
+
+
+class RudderStackInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped base
+    """Instruments ``rudderstack.analytics.Client`` and its consumer threads.
+
+    ``instrument()`` options:
+        tracer_provider: provider for the spans; default: leadtrace's current handle.
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The client versions this instrumentor is tested with."""
+        return _INSTRUMENTS
+
+    def _instrument(self, **kwargs: Any) -> None:
+        self._client = AnalyticsClient(
+            semconv.VENDOR_RUDDERSTACK,
+            rudderstack.analytics.client.Client,
+            rudderstack.analytics.consumer.Consumer,
+            rudderstack.analytics.consumer,
+            VendorTracer(_SCOPE, kwargs.get("tracer_provider")),
+        )
+        self._client.wrap()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._client.unwrap()

@@ -1,0 +1,71 @@
+"""Segment (``segment-analytics-python``): producer spans per message, upload spans per batch.
+
+::
+
+    from leadtrace.integrations.segment import SegmentInstrumentor
+    SegmentInstrumentor().instrument()
+
+    analytics = segment.analytics.Client(write_key)
+    analytics.track("user-1", "Demo Requested", {"plan": "team"})
+
+Each ``track`` / ``identify`` / ``page`` / ``screen`` / ``group`` / ``alias`` call becomes a
+``segment <type>`` PRODUCER span (``segment track``) with the ``messageId``, the event name and
+the property / trait names (never values; the keyed hash of an ``email`` trait). The message's
+``context.leadtrace`` gets ``trace_id``, ``span_id``, ``journey_id`` and ``campaign_id``, so a
+warehouse row (``context_leadtrace_trace_id``, ...) joins back to its trace and journey. The
+consumer thread's ``segment upload`` span links to every producing span of its batch and reports
+batch size, retries, and messages dropped or re-queued after a rate limit.
+
+Needs the ``segment`` extra: ``pip install 'leadtrace[segment]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+try:
+    import segment.analytics.client
+    import segment.analytics.consumer
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
+    from leadtrace.integrations._vendor import missing_client
+
+    raise missing_client(__name__, "segment-analytics-python", "segment", exc) from exc
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # mypy cannot see it
+    BaseInstrumentor,
+)
+
+from leadtrace import semconv
+from leadtrace.integrations._analytics import AnalyticsClient
+from leadtrace.integrations._vendor import VendorTracer
+
+__all__ = ["SegmentInstrumentor"]
+
+_INSTRUMENTS = ("segment-analytics-python >= 2.4, < 3",)
+_SCOPE = "leadtrace.integrations.segment"
+
+
+class SegmentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped base
+    """Instruments ``segment.analytics.Client`` and its consumer threads.
+
+    ``instrument()`` options:
+        tracer_provider: provider for the spans; default: leadtrace's current handle.
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The client versions this instrumentor is tested with."""
+        return _INSTRUMENTS
+
+    def _instrument(self, **kwargs: Any) -> None:
+        self._client = AnalyticsClient(
+            semconv.VENDOR_SEGMENT,
+            segment.analytics.client.Client,
+            segment.analytics.consumer.Consumer,
+            segment.analytics.consumer,
+            VendorTracer(_SCOPE, kwargs.get("tracer_provider")),
+        )
+        self._client.wrap()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._client.unwrap()

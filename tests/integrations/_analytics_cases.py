@@ -1,0 +1,254 @@
+"""Test cases shared by the Segment and RudderStack instrumentors (same client design).
+
+``test_segment.py`` and ``test_rudderstack.py`` import these functions, so pytest runs each
+against its own real client; each module provides the ``analytics`` fixture.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from _vendorserver import SpyTracerProvider, json_response, named, vendor_spans
+from opentelemetry.trace import NoOpTracerProvider
+from pytest_httpserver import HTTPServer
+
+import leadtrace
+from leadtrace import semconv
+from leadtrace.testing import Capture
+
+CAMPAIGN = leadtrace.Campaign(id="spring-launch", source="google", medium="cpc")
+EMAIL = "ada@example.com"
+BATCH = "/v1/batch"
+
+
+@dataclass
+class Analytics:
+    """One vendor's client and instrumentor, as the shared cases need them."""
+
+    vendor: str
+    make_client: Callable[..., Any]
+    instrumentor: Any
+    server: HTTPServer
+
+    def client(self, **options: Any) -> Any:
+        """A real client sending to the stand-in, quick to upload."""
+        client = self.make_client(
+            write_key="test-write-key",
+            host=self.server.url_for("").rstrip("/"),
+            upload_interval=0.02,
+            timeout=2,
+            **options,
+        )
+        self.clients.append(client)
+        return client
+
+    def __post_init__(self) -> None:
+        self.clients: list[Any] = []
+
+    def close(self) -> None:
+        """Stop every consumer thread started by the test."""
+        for client in self.clients:
+            if getattr(client, "consumers", None) is None:
+                client.consumers = []
+            client.join()
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message the stand-in received, in order."""
+        bodies = [
+            gzip.decompress(request.get_data())
+            if request.headers.get("Content-Encoding") == "gzip"
+            else request.get_data()
+            for request, _ in self.server.log
+        ]
+        return [message for body in bodies for message in json.loads(body)["batch"]]
+
+
+def analytics_fixture(
+    vendor: str, make_client: Callable[..., Any], instrumentor: Any, server: HTTPServer
+) -> Iterator[Analytics]:
+    """Body of each module's ``analytics`` fixture."""
+    server.clear()
+    analytics = Analytics(vendor, make_client, instrumentor, server)
+    yield analytics
+    analytics.close()
+    server.clear()
+
+
+@pytest.fixture
+def capture(leadtrace_capture: Capture, analytics: Analytics) -> Iterator[Capture]:
+    """A capture with the vendor's instrumentor on."""
+    analytics.instrumentor.instrument()
+    yield leadtrace_capture
+    analytics.instrumentor.uninstrument()
+
+
+def ok(server: HTTPServer) -> None:
+    """The stand-in accepts every batch."""
+    server.expect_request(BATCH, method="POST").respond_with_response(
+        json_response(200, {"success": True})
+    )
+
+
+def test_track_span_stamps_the_message(analytics: Analytics, capture: Capture) -> None:
+    """The producer span has the messageId; the message carries its trace and journey ids."""
+    ok(analytics.server)
+    client = analytics.client()
+    with leadtrace.journey(campaign=CAMPAIGN) as journey:
+        client.track("user-1", "Demo Requested", {"plan": "team", "email": EMAIL})
+    client.flush()
+    (producer,) = named(capture, f"{analytics.vendor} track")
+    (message,) = analytics.messages()
+    assert producer.attributes[semconv.VENDOR_MESSAGE_ID] == message["messageId"]
+    assert producer.attributes[semconv.VENDOR_EVENT] == "Demo Requested"
+    assert producer.attributes[semconv.VENDOR_PROPERTY_NAMES] == ("email", "plan")
+    assert producer.attributes[semconv.JOURNEY_ID] == journey.journey_id
+    assert message["context"]["leadtrace"] == {
+        "trace_id": producer.trace_id,
+        "span_id": producer.span_id,
+        "journey_id": journey.journey_id,
+        "campaign_id": "spring-launch",
+    }
+    assert EMAIL not in repr([dict(r.attributes) for r in capture.records()])
+
+
+def test_upload_span_links_to_its_producers(analytics: Analytics, capture: Capture) -> None:
+    """The consumer's upload span is a root that links to both producing spans."""
+    ok(analytics.server)
+    client = analytics.client()
+    client.track("user-1", "Demo Requested")
+    client.identify("user-1", {"email": EMAIL, "plan": "team"})
+    client.flush()
+    producers = vendor_spans(capture, analytics.vendor)[:2]
+    (upload,) = named(capture, f"{analytics.vendor} upload")
+    assert upload.parent_span_id is None
+    assert upload.attributes[semconv.VENDOR_BATCH_SIZE] == 2
+    assert upload.attributes[semconv.VENDOR_BATCH_DROPPED] == 0
+    assert upload.attributes[semconv.VENDOR_RETRY_COUNT] == 0
+    assert upload.attributes["http.response.status_code"] == 200
+    linked = {(link.trace_id, link.span_id) for link in upload_links(capture, upload.span_id)}
+    assert linked == {(p.trace_id, p.span_id) for p in producers}
+    identify = named(capture, f"{analytics.vendor} identify")[0]
+    assert len(identify.attributes[semconv.IDENTITY_EMAIL_HASH]) == 64
+
+
+def test_server_error_is_retried_and_counted(analytics: Analytics, capture: Capture) -> None:
+    """A 500 then a 200 gives one upload span with retry_count 1 and nothing dropped."""
+    analytics.server.expect_ordered_request(BATCH, method="POST").respond_with_response(
+        json_response(500, {"code": "internal", "message": "try again"})
+    )
+    analytics.server.expect_ordered_request(BATCH, method="POST").respond_with_response(
+        json_response(200, {"success": True})
+    )
+    client = analytics.client(max_retries=2)
+    client.track("user-1", "Demo Requested")
+    client.flush()
+    (upload,) = named(capture, f"{analytics.vendor} upload")
+    assert upload.attributes[semconv.VENDOR_RETRY_COUNT] == 1
+    assert upload.attributes[semconv.VENDOR_BATCH_DROPPED] == 0
+    assert not upload.error
+
+
+def test_rejected_batch_is_dropped(analytics: Analytics, capture: Capture) -> None:
+    """A non-retryable 400 drops the batch: the upload span says how many messages were lost."""
+    analytics.server.expect_request(BATCH, method="POST").respond_with_response(
+        json_response(400, {"code": "invalid_request", "message": "bad batch"})
+    )
+    client = analytics.client(max_retries=0)
+    client.track("user-1", "Demo Requested")
+    client.track("user-2", "Demo Requested")
+    client.flush()
+    (upload,) = named(capture, f"{analytics.vendor} upload")
+    assert upload.error
+    assert upload.attributes[semconv.VENDOR_BATCH_DROPPED] == 2
+    assert upload.attributes[semconv.FAILURE_LAYER] == "capture"
+    assert upload.attributes[semconv.FAILURE_REASON] == "validation"
+    assert upload.attributes["http.response.status_code"] == 400
+
+
+def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> None:
+    """A message refused by a full queue marks its producer span queued=false, queue_full."""
+    client = analytics.client(max_queue_size=1, thread=0)
+    client.track("user-1", "Demo Requested")
+    client.track("user-2", "Demo Requested")
+    first, second = named(capture, f"{analytics.vendor} track")
+    assert semconv.VENDOR_QUEUED not in first.attributes
+    assert second.attributes[semconv.VENDOR_QUEUED] is False
+    assert second.attributes[semconv.FAILURE_REASON] == "queue_full"
+    assert second.error
+
+
+def test_uninstrument_restores_the_client(analytics: Analytics, leadtrace_capture: Capture) -> None:
+    """After uninstrument() messages are sent unstamped and no span is recorded."""
+    ok(analytics.server)
+    analytics.instrumentor.instrument()
+    analytics.instrumentor.uninstrument()
+    client = analytics.client()
+    client.track("user-1", "Demo Requested")
+    client.flush()
+    (message,) = analytics.messages()
+    assert "leadtrace" not in message["context"]
+    assert leadtrace_capture.records() == []
+
+
+def test_noop_tracer_provider_works(analytics: Analytics, leadtrace_capture: Capture) -> None:
+    """With a NoOp provider messages still go out and nothing is recorded."""
+    ok(analytics.server)
+    analytics.instrumentor.instrument(tracer_provider=NoOpTracerProvider())
+    try:
+        client = analytics.client()
+        client.track("user-1", "Demo Requested")
+        client.flush()
+    finally:
+        analytics.instrumentor.uninstrument()
+    assert len(analytics.messages()) == 1
+    assert leadtrace_capture.records() == []
+
+
+def test_non_recording_span_gets_no_attributes(analytics: Analytics) -> None:
+    """Neither the producer nor the upload span is handed attributes when not recording."""
+    ok(analytics.server)
+    provider = SpyTracerProvider()
+    analytics.instrumentor.instrument(tracer_provider=provider)
+    try:
+        client = analytics.client()
+        client.track("user-1", "Demo Requested")
+        client.flush()
+    finally:
+        analytics.instrumentor.uninstrument()
+    assert len(provider.spans) == 2
+    assert [spy.attribute_calls for spy in provider.spans] == [0, 0]
+
+
+def upload_links(capture: Capture, span_id: str) -> list[Any]:
+    """Links of the finished span ``span_id`` (trace and span ids as hex)."""
+
+    @dataclass
+    class LinkIds:
+        trace_id: str
+        span_id: str
+
+    for span in capture.handle.finished_spans():
+        if f"{span.context.span_id:016x}" == span_id:
+            return [
+                LinkIds(f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}")
+                for link in span.links
+            ]
+    return []
+
+
+CASES = [
+    capture,
+    test_track_span_stamps_the_message,
+    test_upload_span_links_to_its_producers,
+    test_server_error_is_retried_and_counted,
+    test_rejected_batch_is_dropped,
+    test_full_queue_drop_is_recorded,
+    test_uninstrument_restores_the_client,
+    test_noop_tracer_provider_works,
+    test_non_recording_span_gets_no_attributes,
+]

@@ -1,0 +1,61 @@
+"""Zero-code setup: a script run under `opentelemetry-instrument` exports vendor spans."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leadtrace import semconv
+from leadtrace._distro import LeadtraceDistro
+from leadtrace.testing import OTLPReceiver
+
+SCRIPT = Path(__file__).parent / "integrations" / "scripts" / "zero_code_hubspot.py"
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+
+
+@pytest.mark.slow
+def test_opentelemetry_instrument_exports_the_vendor_span_in_its_journey(
+    leadtrace_receiver: OTLPReceiver,
+) -> None:
+    """No setup code: the HubSpot span and crm_updated arrive over OTLP with the journey."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LEADTRACE_"))},
+        "LEADTRACE_OTLP_ENDPOINT": leadtrace_receiver.url,
+        "LEADTRACE_SERVICE_NAME": "zero-code",
+        "LEADTRACE_ENVIRONMENT": "test",
+        "OTEL_PYTHON_DISTRO": "leadtrace",
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "django,flask,fastapi",
+    }
+    done = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(SCRIPT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    journey_id = done.stdout.strip().splitlines()[-1]
+    journey = leadtrace_receiver.journey(journey_id).wait_for("crm_updated", timeout=10)
+    (span,) = [s for s in journey.spans if s.name == "hubspot crm.contacts create"]
+    assert span.service_name == "zero-code"
+    assert span.attributes[semconv.CAMPAIGN_ID] == "zero-code"
+    assert span.attributes[semconv.LEAD_DEDUPE_OUTCOME] == "created"
+    (event,) = journey.events("crm_updated")
+    assert event.attributes[semconv.CRM_RECORD_ID] == "512"
+    http = [s for s in leadtrace_receiver.records() if s.parent_span_id == span.span_id]
+    assert sorted(s.name for s in http) == ["POST", "crm_updated"]  # urllib3 loaded too
+
+
+def test_distro_makes_leadtrace_the_configurator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Choosing the leadtrace distro makes its configurator the default, unless one is set."""
+    monkeypatch.delenv("OTEL_PYTHON_CONFIGURATOR", raising=False)
+    LeadtraceDistro().configure()
+    assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "leadtrace"
+    monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", "sdk")
+    LeadtraceDistro().configure()
+    assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "sdk"
