@@ -30,7 +30,7 @@ __all__ = [
     "failure_of_exception",
     "failure_of_status",
     "hashed_email",
-    "header",
+    "lower_headers",
     "missing_client",
     "property_names",
     "record_outcome",
@@ -175,27 +175,12 @@ def failure_of_exception(exc: BaseException) -> str:
     return semconv.FAILURE_SERVER_ERROR
 
 
-def header(headers: Any, name: str) -> str | None:
-    """A response header by case-insensitive name from a mapping or a list of pairs."""
+def lower_headers(headers: Any) -> dict[str, str]:
+    """Response headers (a mapping or a list of pairs) as one dict keyed by lower-case name."""
     if headers is None:
-        return None
-    getter = getattr(headers, "get", None)
-    if getter is not None:
-        value = getter(name)
-        if value is None:
-            value = getter(name.lower())
-        if value is not None:
-            return str(value)
-        if not isinstance(headers, Mapping):
-            return None
-        items: Iterable[Any] = headers.items()
-    else:
-        items = headers
-    wanted = name.lower()
-    for key, value in items:
-        if str(key).lower() == wanted:
-            return str(value)
-    return None
+        return {}
+    items: Iterable[Any] = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(key).lower(): str(value) for key, value in items}
 
 
 def to_int(value: str | None) -> int | None:

@@ -61,7 +61,7 @@ from leadtrace.integrations._vendor import (
     failure_of_exception,
     failure_of_status,
     hashed_email,
-    header,
+    lower_headers,
     property_names,
     record_outcome,
     retry_after,
@@ -165,10 +165,11 @@ def _properties(body: Any) -> tuple[tuple[str, ...], int | None, str | None]:
 
 
 def _from_headers(outcome: Outcome, headers: Any) -> None:
-    outcome.rate_remaining = to_int(header(headers, "X-HubSpot-RateLimit-Remaining"))
-    outcome.rate_limit = to_int(header(headers, "X-HubSpot-RateLimit-Max"))
-    outcome.retry_after = retry_after(header(headers, "Retry-After"))
-    request_id = header(headers, "X-HubSpot-Correlation-Id")
+    found = lower_headers(headers)
+    outcome.rate_remaining = to_int(found.get("x-hubspot-ratelimit-remaining"))
+    outcome.rate_limit = to_int(found.get("x-hubspot-ratelimit-max"))
+    outcome.retry_after = retry_after(found.get("retry-after"))
+    request_id = found.get("x-hubspot-correlation-id")
     if request_id is not None:
         outcome.request_id = request_id
 

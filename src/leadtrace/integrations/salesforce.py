@@ -57,7 +57,6 @@ from leadtrace.integrations._vendor import (
     failure_of_exception,
     failure_of_status,
     hashed_email,
-    header,
     property_names,
     record_outcome,
     singular,
@@ -116,7 +115,7 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int | None, name:
 
 def _limits(outcome: Outcome, headers: Any) -> None:
     """``Sforce-Limit-Info: api-usage=25/15000`` -> remaining 14975 of 15000."""
-    info = header(headers, "Sforce-Limit-Info")
+    info = headers.get("Sforce-Limit-Info") if headers is not None else None
     if not info or "api-usage=" not in info:
         return
     usage = info.split("api-usage=", 1)[1].split(",", 1)[0]
