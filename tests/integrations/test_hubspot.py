@@ -291,6 +291,21 @@ def test_unreadable_success_is_flagged_not_counted(api: HTTPServer, capture: Cap
     assert named(capture, "crm_updated") == []
 
 
+def test_raw_response_reports_only_the_transport(api: HTTPServer, capture: Capture) -> None:
+    """With _preload_content=False the span has the status but claims no outcome."""
+    api.expect_request(CONTACTS, method="POST").respond_with_response(
+        json_response(201, hubspot_object("512"))
+    )
+    body = SimplePublicObjectInputForCreate(properties={"email": EMAIL})
+    raw = client(api).crm.contacts.basic_api.create(body, _preload_content=False)
+    assert raw.status == 201
+    (span,) = vendor_spans(capture, "hubspot")
+    assert span.attributes["http.response.status_code"] == 201
+    assert semconv.LEAD_DEDUPE_OUTCOME not in span.attributes
+    assert not span.error
+    assert named(capture, "crm_updated") == []
+
+
 def test_async_req_stays_in_the_callers_trace(api: HTTPServer, capture: Capture) -> None:
     """An async_req call runs on the client's pool but under the caller's span."""
     api.expect_request(CONTACTS, method="POST").respond_with_response(

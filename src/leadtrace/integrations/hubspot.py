@@ -186,6 +186,8 @@ def _success(instance: Any, result: Any, route: _Route, preloaded: bool) -> Outc
         retries = getattr(raw, "retries", None)
         history = getattr(retries, "history", None)
         outcome.retries = len(history) if history is not None else 0
+    if not preloaded:  # the caller reads the raw body itself: only the transport facts
+        return outcome
     data = result[0] if isinstance(result, tuple) and result else result
     results = getattr(data, "results", None)
     if isinstance(results, list):
@@ -312,18 +314,23 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run an ``async_req`` call on the client's pool, inside the caller's context."""
-        if len(args) > _ASYNC_REQ:
-            args = (*args[:_ASYNC_REQ], False, *args[_ASYNC_REQ + 1 :])
-        else:
-            kwargs = {**kwargs, "async_req": False}
-        parent = context.get_current()
-        runtime = current()  # a test capture is active on this thread only
+        try:
+            if len(args) > _ASYNC_REQ:
+                sync_args = (*args[:_ASYNC_REQ], False, *args[_ASYNC_REQ + 1 :])
+                sync_kwargs = kwargs
+            else:
+                sync_args, sync_kwargs = args, {**kwargs, "async_req": False}
+            parent = context.get_current()
+            runtime = current()  # a test capture is active on this thread only
+        except Exception as exc:
+            internal_error(exc, "hubspot.async_req")
+            return wrapped(*args, **kwargs)
 
         def run() -> Any:
             token = context.attach(parent)
             try:
                 with runtime.activate():
-                    return self._traced(wrapped, instance, args, kwargs)
+                    return self._traced(wrapped, instance, sync_args, sync_kwargs)
             finally:
                 context.detach(token)
 
