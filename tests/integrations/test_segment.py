@@ -72,6 +72,7 @@ def test_rate_limited_batch_is_requeued_then_sent(analytics: Analytics, capture:
     limited, sent = named(capture, "segment upload")
     assert limited.attributes[semconv.FAILURE_REASON] == "rate_limited"
     assert limited.attributes[semconv.VENDOR_BATCH_REQUEUED] == 1
+    assert limited.attributes[semconv.VENDOR_RETRY_AFTER] == 1.0
     assert semconv.VENDOR_BATCH_DROPPED not in limited.attributes
     assert sent.attributes[semconv.VENDOR_BATCH_DROPPED] == 0
     assert len(analytics.messages()) == 2  # the same message, sent twice
