@@ -109,6 +109,7 @@ class Outcome:
         created: batch records created.
         updated: batch records updated.
         records: ``(record id, dedupe outcome)`` of each record of a batch write.
+        batch_size: records or messages the call carried, when only the answer says so.
         dropped: messages of an upload the client gave up on.
         requeued: messages of an upload the client put back on its queue.
     """
@@ -127,6 +128,7 @@ class Outcome:
     created: int | None = None
     updated: int | None = None
     records: list[tuple[str | None, str | None]] = field(default_factory=list)
+    batch_size: int | None = None
     dropped: int | None = None
     requeued: int | None = None
 
@@ -274,6 +276,8 @@ def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
         attrs[semconv.VENDOR_BATCH_CREATED] = outcome.created
     if outcome.updated is not None:
         attrs[semconv.VENDOR_BATCH_UPDATED] = outcome.updated
+    if outcome.batch_size is not None:
+        attrs[semconv.VENDOR_BATCH_SIZE] = outcome.batch_size
     if outcome.dropped is not None:
         attrs[semconv.VENDOR_BATCH_DROPPED] = outcome.dropped
     if outcome.requeued is not None:
