@@ -18,6 +18,7 @@ from _analytics_cases import (
     capture,
     named,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_non_recording_span_gets_no_attributes,
     test_noop_tracer_provider_works,
     test_rejected_batch_is_dropped,
@@ -36,6 +37,7 @@ from leadtrace.testing import Capture
 SHARED = (
     capture,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_noop_tracer_provider_works,
     test_non_recording_span_gets_no_attributes,
     test_rejected_batch_is_dropped,
