@@ -182,6 +182,30 @@ def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> 
     assert second.error
 
 
+def test_instrumentation_fault_never_reaches_the_caller(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In lenient mode a fault in the producer wrapper is counted and the message still goes."""
+    from leadtrace.integrations import _analytics
+
+    def broken(_values: object) -> tuple[str, ...]:
+        raise RuntimeError("instrumentation bug")
+
+    monkeypatch.setattr(_analytics, "property_names", broken)
+    ok(analytics.server)
+    with Capture(validation="lenient") as lenient:
+        analytics.instrumentor.instrument()
+        try:
+            client = analytics.client()
+            client.track("user-1", "Demo Requested", {"plan": "team"})
+            client.flush()
+        finally:
+            analytics.instrumentor.uninstrument()
+        (point,) = lenient.metric_points("leadtrace.internal_errors")
+    assert point.attributes["where"] == f"{analytics.vendor}.enqueue"
+    assert len(analytics.messages()) == 1
+
+
 def test_uninstrument_restores_the_client(analytics: Analytics, leadtrace_capture: Capture) -> None:
     """After uninstrument() messages are sent unstamped and no span is recorded."""
     ok(analytics.server)
@@ -248,6 +272,7 @@ CASES = [
     test_server_error_is_retried_and_counted,
     test_rejected_batch_is_dropped,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_uninstrument_restores_the_client,
     test_noop_tracer_provider_works,
     test_non_recording_span_gets_no_attributes,

@@ -131,6 +131,21 @@ def test_create_emits_crm_updated_inside_the_journey(api: HTTPServer, capture: C
     assert event.parent_span_id == span.span_id
 
 
+def test_api_imported_after_instrument_is_traced(api: HTTPServer, capture: Capture) -> None:
+    """A HubSpot API package first imported after instrument() gets its span too (deals)."""
+    assert "hubspot.crm.deals.api_client" not in sys.modules  # only this test uses deals
+    from hubspot.crm.deals import SimplePublicObjectInputForCreate as DealInput
+
+    api.expect_request("/crm/v3/objects/deals", method="POST").respond_with_response(
+        json_response(201, hubspot_object("88", dealname="Expansion"))
+    )
+    client(api).crm.deals.basic_api.create(DealInput(properties={"dealname": "Expansion"}))
+    (span,) = vendor_spans(capture, "hubspot")
+    assert span.name == "hubspot crm.deals create"
+    assert span.attributes[semconv.CRM_OBJECT] == "deal"
+    assert named(capture, "crm_updated") == []  # deals are not leads
+
+
 def test_emit_events_false_keeps_the_span_and_drops_the_event(
     api: HTTPServer, leadtrace_capture: Capture
 ) -> None:
@@ -288,6 +303,21 @@ def test_unreadable_success_is_flagged_not_counted(api: HTTPServer, capture: Cap
     assert span.error
     assert span.attributes[semconv.FAILURE_REASON] == "server_error"
     assert semconv.LEAD_DEDUPE_OUTCOME not in span.attributes
+    assert named(capture, "crm_updated") == []
+
+
+def test_raw_response_reports_only_the_transport(api: HTTPServer, capture: Capture) -> None:
+    """With _preload_content=False the span has the status but claims no outcome."""
+    api.expect_request(CONTACTS, method="POST").respond_with_response(
+        json_response(201, hubspot_object("512"))
+    )
+    body = SimplePublicObjectInputForCreate(properties={"email": EMAIL})
+    raw = client(api).crm.contacts.basic_api.create(body, _preload_content=False)
+    assert raw.status == 201
+    (span,) = vendor_spans(capture, "hubspot")
+    assert span.attributes["http.response.status_code"] == 201
+    assert semconv.LEAD_DEDUPE_OUTCOME not in span.attributes
+    assert not span.error
     assert named(capture, "crm_updated") == []
 
 

@@ -16,6 +16,7 @@ from _analytics_cases import (
     analytics_fixture,
     capture,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_non_recording_span_gets_no_attributes,
     test_noop_tracer_provider_works,
     test_rejected_batch_is_dropped,
@@ -32,6 +33,7 @@ from leadtrace.integrations.rudderstack import RudderStackInstrumentor
 SHARED = (
     capture,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_noop_tracer_provider_works,
     test_non_recording_span_gets_no_attributes,
     test_rejected_batch_is_dropped,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +31,7 @@ from simple_salesforce.exceptions import (
     SalesforceMoreThanOneRecord,
     SalesforceRefusedRequest,
 )
-from werkzeug import Response
+from werkzeug import Request, Response
 
 import leadtrace
 from leadtrace import semconv
@@ -321,6 +322,49 @@ def test_bulk_workers_run_inside_the_jobs_trace(api: HTTPServer, capture: Captur
     http = [r for r in capture.records() if r.name in ("GET", "POST")]
     assert len(http) == 5
     assert {r.trace_id for r in http} == {span.trace_id}
+    assert {r.parent_span_id for r in http} == {span.span_id}
+
+
+BULK2_JOB = "750R0000000zlh9IAA"
+
+
+def bulk2_answer(request: Request) -> Response:
+    """Bulk 2.0 ingest: create (Open), upload (201), close, then the job is complete."""
+    if request.method == "POST":
+        return json_response(200, {"id": BULK2_JOB, "state": "Open"})
+    if request.method == "PUT":
+        return Response(status=201)
+    if request.method == "PATCH":
+        return json_response(200, {"id": BULK2_JOB, "state": "UploadComplete"})
+    return json_response(
+        200,
+        {
+            "id": BULK2_JOB,
+            "state": "JobComplete",
+            "numberRecordsFailed": 0,
+            "numberRecordsProcessed": 1,
+        },
+    )
+
+
+def test_bulk2_workers_run_inside_the_jobs_trace(api: HTTPServer, capture: Capture) -> None:
+    """Bulk 2.0 insert with two worker threads: one span, every HTTP call a child of it."""
+    api.expect_request(re.compile(r".*/jobs/ingest.*")).respond_with_handler(bulk2_answer)
+    client = salesforce(api)
+    requests_instrumentor = RequestsInstrumentor()
+    requests_instrumentor.instrument(tracer_provider=capture.handle.tracer_provider)
+    try:
+        rows = [{"LastName": "Lovelace", "Company": f"C{i}"} for i in range(2)]
+        results = client.bulk2.Lead.insert(records=rows, batch_size=1, concurrency=2, wait=0)
+    finally:
+        requests_instrumentor.uninstrument()
+    assert len(results) == 2
+    (span,) = vendor_spans(capture, "salesforce")
+    assert span.name == "salesforce Lead bulk2.insert"
+    assert span.attributes[semconv.CRM_OPERATION] == "create"
+    assert span.attributes[semconv.VENDOR_BATCH_SIZE] == 2
+    http = [r for r in capture.records() if r.name in ("GET", "POST", "PUT", "PATCH")]
+    assert len(http) >= 8  # per job: create, upload, close, poll, read
     assert {r.parent_span_id for r in http} == {span.span_id}
 
 

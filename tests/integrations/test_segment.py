@@ -18,6 +18,7 @@ from _analytics_cases import (
     capture,
     named,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_non_recording_span_gets_no_attributes,
     test_noop_tracer_provider_works,
     test_rejected_batch_is_dropped,
@@ -36,6 +37,7 @@ from leadtrace.testing import Capture
 SHARED = (
     capture,
     test_full_queue_drop_is_recorded,
+    test_instrumentation_fault_never_reaches_the_caller,
     test_noop_tracer_provider_works,
     test_non_recording_span_gets_no_attributes,
     test_rejected_batch_is_dropped,
@@ -72,6 +74,7 @@ def test_rate_limited_batch_is_requeued_then_sent(analytics: Analytics, capture:
     limited, sent = named(capture, "segment upload")
     assert limited.attributes[semconv.FAILURE_REASON] == "rate_limited"
     assert limited.attributes[semconv.VENDOR_BATCH_REQUEUED] == 1
+    assert limited.attributes[semconv.VENDOR_RETRY_AFTER] == 1.0
     assert semconv.VENDOR_BATCH_DROPPED not in limited.attributes
     assert sent.attributes[semconv.VENDOR_BATCH_DROPPED] == 0
     assert len(analytics.messages()) == 2  # the same message, sent twice

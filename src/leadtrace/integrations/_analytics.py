@@ -35,6 +35,7 @@ from leadtrace.integrations._vendor import (
     hashed_email,
     property_names,
     record_outcome,
+    retry_after,
 )
 
 __all__ = ["MAX_LINKS", "AnalyticsClient"]
@@ -256,6 +257,10 @@ def _failure(exc: BaseException) -> Outcome:
     if isinstance(status, int):
         outcome.status = status
         outcome.reason = failure_of_status(status)
+        response = getattr(exc, "response", None)  # Segment keeps it; RudderStack does not
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            outcome.retry_after = retry_after(headers.get("Retry-After"))
     else:
         outcome.reason = failure_of_exception(exc)
     return outcome

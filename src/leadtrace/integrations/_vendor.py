@@ -30,7 +30,7 @@ __all__ = [
     "failure_of_exception",
     "failure_of_status",
     "hashed_email",
-    "header",
+    "lower_headers",
     "missing_client",
     "property_names",
     "record_outcome",
@@ -109,6 +109,7 @@ class Outcome:
         created: batch records created.
         updated: batch records updated.
         records: ``(record id, dedupe outcome)`` of each record of a batch write.
+        batch_size: records or messages the call carried, when only the answer says so.
         dropped: messages of an upload the client gave up on.
         requeued: messages of an upload the client put back on its queue.
     """
@@ -127,6 +128,7 @@ class Outcome:
     created: int | None = None
     updated: int | None = None
     records: list[tuple[str | None, str | None]] = field(default_factory=list)
+    batch_size: int | None = None
     dropped: int | None = None
     requeued: int | None = None
 
@@ -175,27 +177,12 @@ def failure_of_exception(exc: BaseException) -> str:
     return semconv.FAILURE_SERVER_ERROR
 
 
-def header(headers: Any, name: str) -> str | None:
-    """A response header by case-insensitive name from a mapping or a list of pairs."""
+def lower_headers(headers: Any) -> dict[str, str]:
+    """Response headers (a mapping or a list of pairs) as one dict keyed by lower-case name."""
     if headers is None:
-        return None
-    getter = getattr(headers, "get", None)
-    if getter is not None:
-        value = getter(name)
-        if value is None:
-            value = getter(name.lower())
-        if value is not None:
-            return str(value)
-        if not isinstance(headers, Mapping):
-            return None
-        items: Iterable[Any] = headers.items()
-    else:
-        items = headers
-    wanted = name.lower()
-    for key, value in items:
-        if str(key).lower() == wanted:
-            return str(value)
-    return None
+        return {}
+    items: Iterable[Any] = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(key).lower(): str(value) for key, value in items}
 
 
 def to_int(value: str | None) -> int | None:
@@ -289,6 +276,8 @@ def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
         attrs[semconv.VENDOR_BATCH_CREATED] = outcome.created
     if outcome.updated is not None:
         attrs[semconv.VENDOR_BATCH_UPDATED] = outcome.updated
+    if outcome.batch_size is not None:
+        attrs[semconv.VENDOR_BATCH_SIZE] = outcome.batch_size
     if outcome.dropped is not None:
         attrs[semconv.VENDOR_BATCH_DROPPED] = outcome.dropped
     if outcome.requeued is not None:

@@ -61,7 +61,7 @@ from leadtrace.integrations._vendor import (
     failure_of_exception,
     failure_of_status,
     hashed_email,
-    header,
+    lower_headers,
     property_names,
     record_outcome,
     retry_after,
@@ -165,10 +165,11 @@ def _properties(body: Any) -> tuple[tuple[str, ...], int | None, str | None]:
 
 
 def _from_headers(outcome: Outcome, headers: Any) -> None:
-    outcome.rate_remaining = to_int(header(headers, "X-HubSpot-RateLimit-Remaining"))
-    outcome.rate_limit = to_int(header(headers, "X-HubSpot-RateLimit-Max"))
-    outcome.retry_after = retry_after(header(headers, "Retry-After"))
-    request_id = header(headers, "X-HubSpot-Correlation-Id")
+    found = lower_headers(headers)
+    outcome.rate_remaining = to_int(found.get("x-hubspot-ratelimit-remaining"))
+    outcome.rate_limit = to_int(found.get("x-hubspot-ratelimit-max"))
+    outcome.retry_after = retry_after(found.get("retry-after"))
+    request_id = found.get("x-hubspot-correlation-id")
     if request_id is not None:
         outcome.request_id = request_id
 
@@ -185,6 +186,8 @@ def _success(instance: Any, result: Any, route: _Route, preloaded: bool) -> Outc
         retries = getattr(raw, "retries", None)
         history = getattr(retries, "history", None)
         outcome.retries = len(history) if history is not None else 0
+    if not preloaded:  # the caller reads the raw body itself: only the transport facts
+        return outcome
     data = result[0] if isinstance(result, tuple) and result else result
     results = getattr(data, "results", None)
     if isinstance(results, list):
@@ -311,18 +314,23 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run an ``async_req`` call on the client's pool, inside the caller's context."""
-        if len(args) > _ASYNC_REQ:
-            args = (*args[:_ASYNC_REQ], False, *args[_ASYNC_REQ + 1 :])
-        else:
-            kwargs = {**kwargs, "async_req": False}
-        parent = context.get_current()
-        runtime = current()  # a test capture is active on this thread only
+        try:
+            if len(args) > _ASYNC_REQ:
+                sync_args = (*args[:_ASYNC_REQ], False, *args[_ASYNC_REQ + 1 :])
+                sync_kwargs = kwargs
+            else:
+                sync_args, sync_kwargs = args, {**kwargs, "async_req": False}
+            parent = context.get_current()
+            runtime = current()  # a test capture is active on this thread only
+        except Exception as exc:
+            internal_error(exc, "hubspot.async_req")
+            return wrapped(*args, **kwargs)
 
         def run() -> Any:
             token = context.attach(parent)
             try:
                 with runtime.activate():
-                    return self._traced(wrapped, instance, args, kwargs)
+                    return self._traced(wrapped, instance, sync_args, sync_kwargs)
             finally:
                 context.detach(token)
 

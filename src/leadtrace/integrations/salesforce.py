@@ -33,6 +33,7 @@ from typing import Any
 try:
     import simple_salesforce.api
     import simple_salesforce.bulk
+    import simple_salesforce.bulk2
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess-free import test
     from leadtrace.integrations._vendor import missing_client
 
@@ -57,7 +58,6 @@ from leadtrace.integrations._vendor import (
     failure_of_exception,
     failure_of_status,
     hashed_email,
-    header,
     property_names,
     record_outcome,
     singular,
@@ -70,6 +70,7 @@ _SCOPE = "leadtrace.integrations.salesforce"
 
 _SFTYPE = simple_salesforce.api.SFType
 _BULK = simple_salesforce.bulk.SFBulkType
+_BULK2 = simple_salesforce.bulk2.SFBulk2Type
 
 # method -> (operation, CRM operation, index of the record id argument, of the data argument)
 _OPERATIONS: dict[str, tuple[str, str | None, int | None, int | None]] = {
@@ -116,7 +117,7 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int | None, name:
 
 def _limits(outcome: Outcome, headers: Any) -> None:
     """``Sforce-Limit-Info: api-usage=25/15000`` -> remaining 14975 of 15000."""
-    info = header(headers, "Sforce-Limit-Info")
+    info = headers.get("Sforce-Limit-Info") if headers is not None else None
     if not info or "api-usage=" not in info:
         return
     usage = info.split("api-usage=", 1)[1].split(",", 1)[0]
@@ -241,12 +242,17 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
         wrapt.wrap_function_wrapper(_BULK, "_bulk_operation", self._bulk_operation)
         wrapt.wrap_function_wrapper(_BULK, "_create_job", self._create_job)
         wrapt.wrap_function_wrapper(_BULK, "worker", self._worker)
+        self._bulk2: dict[int, tuple[context.Context, Leadtrace]] = {}
+        wrapt.wrap_function_wrapper(_BULK2, "_upload_file", self._upload_file)
+        wrapt.wrap_function_wrapper(_BULK2, "_upload_data", self._upload_data)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for method in (*_OPERATIONS, "_call_salesforce"):
             unwrap(_SFTYPE, method)
         for method in ("_bulk_operation", "_create_job", "worker"):
             unwrap(_BULK, method)
+        for method in ("_upload_file", "_upload_data"):
+            unwrap(_BULK2, method)
 
     def _operation(
         self,
@@ -404,6 +410,72 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                 return wrapped(*args, **kwargs)
         finally:
             context.detach(token)
+
+    # --- bulk 2.0 -------------------------------------------------------------------------------
+
+    def _upload_file(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            raw = _arg(args, kwargs, 0, "operation")
+            operation = str(getattr(raw, "value", raw))
+            object_name = str(instance.object_name)
+            span = self._tracer.start(f"salesforce {object_name} bulk2.{operation}")
+            if span.is_recording():
+                attrs = _start_attributes(
+                    span, object_name, f"bulk2.{operation}", _BULK_CRM.get(operation)
+                )
+                external = kwargs.get("external_id_field")
+                if external:
+                    attrs[semconv.CRM_EXTERNAL_ID_FIELD] = str(external)
+                span.set_attributes(attrs)
+            key = id(instance)
+        except Exception as exc:
+            internal_error(exc, "salesforce.bulk2.start")
+            return wrapped(*args, **kwargs)
+        with trace.use_span(
+            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+        ):
+            with self._jobs_lock:
+                self._bulk2[key] = (context.get_current(), current())
+            try:
+                results = wrapped(*args, **kwargs)
+            except Exception as exc:
+                if span.is_recording():
+                    self._finish(span, functools.partial(_failure, _Call(), exc))
+                raise
+            finally:
+                with self._jobs_lock:
+                    self._bulk2.pop(key, None)
+            if span.is_recording():
+                self._finish(span, functools.partial(_bulk2_outcome, results))
+            return results
+
+    def _upload_data(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if trace.get_current_span().get_span_context().is_valid:
+            return wrapped(*args, **kwargs)  # the caller's thread: already in the job's trace
+        with self._jobs_lock:
+            found = self._bulk2.get(id(instance))
+        if found is None:
+            return wrapped(*args, **kwargs)
+        parent, runtime = found
+        token = context.attach(parent)
+        try:
+            with runtime.activate():
+                return wrapped(*args, **kwargs)
+        finally:
+            context.detach(token)
+
+
+def _bulk2_outcome(results: Any) -> Outcome:
+    """Bulk 2.0 reports processed and failed counts per job, not created / updated."""
+    outcome = Outcome()
+    if isinstance(results, list):
+        total = sum(int(r.get("numberRecordsTotal", 0)) for r in results if isinstance(r, dict))
+        outcome.batch_size = total
+    return outcome
 
 
 def _bulk_outcome(results: Any) -> Outcome:
