@@ -127,3 +127,13 @@ def schema_check(baseline: str, modules: tuple[str, ...]) -> None:
     )
     if failed:
         raise SystemExit(1)
+
+
+def _add_store_commands() -> None:
+    from leadtrace.store._commands import journey, journeys
+
+    cli.add_command(journeys)
+    cli.add_command(journey)
+
+
+_add_store_commands()

@@ -397,6 +397,8 @@ def configure(
     cookie_max_age_days: int | None = None,
     session_events: bool | None = None,
     sample_ratio: float | None = None,
+    local_store: Sequence[str] | None = None,
+    store_max_mb: int | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -452,6 +454,8 @@ def configure(
         "cookie_max_age_days": cookie_max_age_days,
         "session_events": session_events,
         "sample_ratio": sample_ratio,
+        "local_store": local_store,
+        "store_max_mb": store_max_mb,
     }
     if not local and _global is not None:
         warnings.warn(
@@ -498,9 +502,11 @@ def configure(
                 memory = InMemorySpanExporter()
                 exporters.append(memory)
             else:
-                from leadtrace._local import JsonLinesSpanExporter
+                from leadtrace.store import local_exporters
 
-                exporters.append(JsonLinesSpanExporter(settings.local_dir))
+                exporters += local_exporters(
+                    settings.local_dir, settings.local_store, settings.store_max_mb * 1024 * 1024
+                )
         for exporter in exporters:
             sdk.add_span_processor(_span_processor_for(exporter))
         provider = sdk
