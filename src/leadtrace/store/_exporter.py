@@ -41,8 +41,11 @@ STORE_FILE: Final = "journeys.db"
 """File name of the store inside the local directory (``LEADTRACE_LOCAL_DIR``)."""
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 _BUSY_TIMEOUT_MS: Final = 250
-_CHECK_EVERY: Final = 2048
-"""Spans written between two size checks (a check is two pragma reads)."""
+_CHECK_SHARE: Final = 0.05
+"""The size is checked (three pragma reads) each time about this share of ``max_bytes``
+has been written since the last check, so the store exceeds its limit by at most that."""
+_EVICT_TO: Final = 0.9
+"""Once over the limit, journeys are deleted until the store is under this share of it."""
 _EVICT_SHARE: Final = 0.1
 _WARN_EVERY_S: Final = 60.0
 
@@ -125,8 +128,9 @@ class SQLiteSpanExporter(SpanExporter):
     Args:
         path: the SQLite file (its folder is created); ``<LEADTRACE_LOCAL_DIR>/journeys.db``
             when configure() installs it.
-        max_bytes: size the store is kept under (pages in use); the journeys seen least
-            recently go first.
+        max_bytes: size the store is kept under (pages in use, checked each time about 5 % of
+            it was written); past it the journeys seen least recently are deleted until the
+            store is under 90 % of it.
         busy_timeout_ms: longest wait for another process's write lock before the batch fails.
 
     Attributes:
@@ -148,7 +152,7 @@ class SQLiteSpanExporter(SpanExporter):
         self.evicted_journeys = 0
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._since_check = _CHECK_EVERY  # check the size at the first export
+        self._written = max_bytes  # check the size at the first export
         self._last_warning = 0.0
         self._closed = False
 
@@ -174,9 +178,10 @@ class SQLiteSpanExporter(SpanExporter):
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-                self._since_check += len(rows)
-                if self._since_check >= _CHECK_EVERY:
-                    self._since_check = 0
+                # Each row takes about twice its JSON on disk (the row and its index entries).
+                self._written += sum(2 * len(row[14]) + 200 for row in rows)
+                if self._written >= self.max_bytes * _CHECK_SHARE:
+                    self._written = 0
                     self._keep_under_limit(conn)
             except Exception as exc:  # a store problem must never reach the app
                 self.dropped += len(spans)
@@ -219,9 +224,12 @@ class SQLiteSpanExporter(SpanExporter):
         return int((pages - free) * size)
 
     def _keep_under_limit(self, conn: sqlite3.Connection) -> None:
-        """Delete the least recently seen journeys (a tenth at a time) until under the limit."""
-        for _ in range(20):
-            if self._used(conn) <= self.max_bytes:
+        """Past the limit, delete the least recently seen journeys (a tenth at a time) until
+        the store is under 90 % of it."""
+        if self._used(conn) <= self.max_bytes:
+            return
+        for _ in range(50):
+            if self._used(conn) <= self.max_bytes * _EVICT_TO:
                 return
             (count,) = conn.execute("SELECT count(*) FROM journeys").fetchone()
             victims = conn.execute(
