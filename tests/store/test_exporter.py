@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
@@ -172,6 +174,27 @@ def test_a_locked_store_fails_the_batch_quickly_and_counts_it(tmp_path: Path) ->
     blocker.execute("ROLLBACK")
     blocker.close()
     assert exporter.export([span]) == SpanExportResult.SUCCESS  # type: ignore[list-item]
+
+
+def test_drops_are_counted_in_a_metric(tmp_path: Path) -> None:
+    """leadtrace.store.dropped_spans reports the spans an unwritable store refused."""
+    (tmp_path / "not-a-dir").write_text("x")
+    reader = InMemoryMetricReader()
+    exporter = SQLiteSpanExporter(
+        tmp_path / "not-a-dir" / STORE_FILE, meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    span = TracerProvider().get_tracer("t").start_span("s")
+    span.end()
+    exporter.export([span, span])  # type: ignore[list-item]
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = {
+        metric.name: [p.value for p in metric.data.data_points]
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+    }
+    assert points == {"leadtrace.store.dropped_spans": [2], "leadtrace.store.evicted_journeys": [0]}
 
 
 def test_an_unwritable_store_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
@@ -132,6 +134,8 @@ class SQLiteSpanExporter(SpanExporter):
             it was written); past it the journeys seen least recently are deleted until the
             store is under 90 % of it.
         busy_timeout_ms: longest wait for another process's write lock before the batch fails.
+        meter_provider: where the ``leadtrace.store.dropped_spans`` and
+            ``leadtrace.store.evicted_journeys`` counters go (the global provider by default).
 
     Attributes:
         dropped: spans that could not be written (locked, unwritable or full store).
@@ -144,6 +148,7 @@ class SQLiteSpanExporter(SpanExporter):
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         busy_timeout_ms: int = _BUSY_TIMEOUT_MS,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
@@ -155,6 +160,25 @@ class SQLiteSpanExporter(SpanExporter):
         self._written = max_bytes  # check the size at the first export
         self._last_warning = 0.0
         self._closed = False
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter("leadtrace.store")
+        meter.create_observable_counter(
+            "leadtrace.store.dropped_spans",
+            callbacks=[self._observe_dropped],
+            unit="{span}",
+            description="Spans the journey store could not write (locked, full or unwritable).",
+        )
+        meter.create_observable_counter(
+            "leadtrace.store.evicted_journeys",
+            callbacks=[self._observe_evicted],
+            unit="{journey}",
+            description="Journeys deleted to keep the journey store under its size limit.",
+        )
+
+    def _observe_dropped(self, _options: CallbackOptions) -> list[Observation]:
+        return [Observation(self.dropped, {"store": str(self.path)})]
+
+    def _observe_evicted(self, _options: CallbackOptions) -> list[Observation]:
+        return [Observation(self.evicted_journeys, {"store": str(self.path)})]
 
     def __repr__(self) -> str:
         return f"<SQLiteSpanExporter {str(self.path)!r} dropped={self.dropped}>"
