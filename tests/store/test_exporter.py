@@ -134,21 +134,21 @@ def test_the_store_stays_under_its_size_limit_and_drops_oldest_journeys_first(
 ) -> None:
     """Past max_bytes the least recently seen journeys go, the newest stay, pages in use stay
     within the limit (plus the 5 % written between two checks)."""
-    exporter = SQLiteSpanExporter(tmp_path / STORE_FILE, max_bytes=256 * 1024)
+    exporter = SQLiteSpanExporter(tmp_path / STORE_FILE, max_bytes=128 * 1024)
     provider = TracerProvider(resource=Resource.create({"service.name": "web"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     handle = leadtrace.configure(
         service_name="web", environment="test", local=True, environ={}, tracer_provider=provider
     )
     with handle.activate():
-        for i in range(3000):
+        for i in range(1500):
             with leadtrace.journey(f"journey-{i:05d}"):
                 leadtrace.emit("form_submitted", form_id="contact", form_version="x" * 200)
-    assert exporter.used_bytes() <= 256 * 1024 * 1.05  # checked every 5 % written
+    assert exporter.used_bytes() <= 128 * 1024 * 1.05  # checked every 5 % written
     assert exporter.evicted_journeys > 0
     assert exporter.dropped == 0
     kept = [row[0] for row in _rows(exporter.path, "SELECT journey_id FROM journeys")]
-    assert "journey-02999" in kept
+    assert "journey-01499" in kept
     assert "journey-00000" not in kept
     assert min(kept) > "journey-00000"
     assert len(kept) == _rows(exporter.path, "SELECT count(DISTINCT journey_id) FROM spans")[0][0]
