@@ -223,3 +223,13 @@ def demo_command(args: tuple[str, ...]) -> None:
             "the checkout's root (make demo does)"
         )
     raise SystemExit(subprocess.call([sys.executable, str(script), *args]))  # noqa: S603
+
+
+def _add_store_commands() -> None:
+    from leadtrace.store._commands import journey, journeys
+
+    cli.add_command(journeys)
+    cli.add_command(journey)
+
+
+_add_store_commands()

@@ -153,6 +153,16 @@ def _sample_ratio(name: str, raw: str) -> float | None:
     return parse_ratio(name, raw) if raw.strip() else None
 
 
+def _local_store(name: str, raw: str) -> tuple[str, ...]:
+    kinds = _csv(name, raw)
+    unknown = set(kinds) - {"sqlite", "jsonl"}
+    if unknown or not kinds:
+        raise ConfigError(
+            f"setting {name!r} must list 'sqlite' and/or 'jsonl' (comma-separated), got {raw!r}"
+        )
+    return kinds
+
+
 def _resource_attributes(name: str, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for part in raw.split(","):
@@ -326,6 +336,23 @@ SETTINGS: tuple[Setting, ...] = (
         _sample_ratio,
     ),
     Setting(
+        "local_store",
+        ("LEADTRACE_LOCAL_STORE",),
+        "sqlite,jsonl",
+        "Local stores written when no OTLP endpoint is set, under `local_dir`: `sqlite` (the "
+        "journey store `journeys.db`, read by `leadtrace journeys`) and/or `jsonl` "
+        "(`spans.jsonl`, one JSON object per span).",
+        _local_store,
+    ),
+    Setting(
+        "store_max_mb",
+        ("LEADTRACE_STORE_MAX_MB",),
+        "256",
+        "Size the journey store is kept under, in MiB; the journeys seen least recently are "
+        "deleted first.",
+        _positive_int,
+    ),
+    Setting(
         "consent_audit_log",
         ("LEADTRACE_CONSENT_AUDIT_LOG",),
         "",
@@ -363,6 +390,8 @@ class Settings:
     journey_spans: bool
     consent_audit_log: str | None
     sample_ratio: float | None
+    local_store: tuple[str, ...]
+    store_max_mb: int
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 
@@ -471,6 +500,10 @@ def _coerce_argument(setting: Setting, value: Any) -> Any:
         return setting.parse(name, str(value))
     if name == "sample_ratio" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return setting.parse(name, str(value))
+    if name == "store_max_mb" and isinstance(value, int) and not isinstance(value, bool):
+        return setting.parse(name, str(value))
+    if name == "local_store" and isinstance(value, (list, tuple)):
+        return setting.parse(name, ",".join(map(str, value)))
     expected = {
         **dict.fromkeys(_KEYS, "str or bytes"),
         **dict.fromkeys(_BOOLS, "bool"),
@@ -478,5 +511,7 @@ def _coerce_argument(setting: Setting, value: Any) -> Any:
         "resource_attributes": "a mapping of str to str",
         "cookie_max_age_days": "int",
         "sample_ratio": "float",
+        "store_max_mb": "int",
+        "local_store": "a sequence of str",
     }.get(name, "str")
     raise ConfigError(f"setting {name!r} must be {expected}, got {type(value).__name__}")

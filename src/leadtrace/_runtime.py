@@ -405,6 +405,8 @@ def configure(
     session_events: bool | None = None,
     journey_spans: bool | None = None,
     sample_ratio: float | None = None,
+    local_store: Sequence[str] | None = None,
+    store_max_mb: int | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -461,6 +463,8 @@ def configure(
         "session_events": session_events,
         "journey_spans": journey_spans,
         "sample_ratio": sample_ratio,
+        "local_store": local_store,
+        "store_max_mb": store_max_mb,
     }
     if not local and _global is not None:
         warnings.warn(
@@ -507,9 +511,11 @@ def configure(
                 memory = InMemorySpanExporter()
                 exporters.append(memory)
             else:
-                from leadtrace._local import JsonLinesSpanExporter
+                from leadtrace.store import local_exporters
 
-                exporters.append(JsonLinesSpanExporter(settings.local_dir))
+                exporters += local_exporters(
+                    settings.local_dir, settings.local_store, settings.store_max_mb * 1024 * 1024
+                )
         for exporter in exporters:
             sdk.add_span_processor(_span_processor_for(exporter))
         provider = sdk
