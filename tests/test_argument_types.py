@@ -13,7 +13,7 @@ from _handles import event_spans
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.consent import ConsentState
-from leadtrace.errors import ArgumentTypeError, LeadtraceError
+from leadtrace.errors import ArgumentTypeError, ConfigError, LeadtraceError
 from leadtrace.testing import OTLPReceiver
 
 SURROGATE = "jane\udcff@example.org"
@@ -106,6 +106,11 @@ CALLS: list[tuple[str, Callable[[], Any], str]] = [
         "inject.url",
     ),
     (
+        "extract(carrier=...) got NoneType, expected a mapping",
+        lambda: leadtrace.extract(_any(None)),
+        "extract.carrier",
+    ),
+    (
         "inject(context=...) got str, expected BusinessContext",
         lambda: leadtrace.inject({}, context=_any("j-1")),
         "inject.context",
@@ -196,3 +201,32 @@ def test_lenient_identity_with_a_lone_surrogate_hashes_the_rest(receiver: OTLPRe
     assert who.email_hash is None
     assert who.phone_hash is not None
     assert who.contact_id == "C-1"
+
+
+def test_emit_of_something_that_is_not_an_event(handle: Leadtrace) -> None:
+    """emit(123) raises ArgumentTypeError naming the argument in strict mode."""
+    with pytest.raises(ArgumentTypeError, match=r"emit\(event=...\) got int, expected an Event"):
+        leadtrace.emit(_any(123))
+
+
+def test_lenient_emit_of_something_that_is_not_an_event_is_counted(
+    receiver: OTLPReceiver,
+) -> None:
+    """In lenient mode emit(123) returns an event id, and the mistake is counted."""
+    handle = _lenient(receiver)
+    with handle.activate():
+        assert leadtrace.emit(_any(123))
+    handle.shutdown()
+    points = receiver.metric_points("leadtrace.internal_errors")
+    assert [(p.attributes, p.value) for p in points] == [
+        ({"where": "emit.coerce_event", "error.type": "ArgumentTypeError"}, 1.0)
+    ]
+
+
+def test_stage_name_must_be_text() -> None:
+    """@stage(123) is a setup mistake: ConfigError at decoration, naming the function."""
+    with pytest.raises(ConfigError, match=r"@stage\(name\) on .*route: the name must be"):
+
+        @leadtrace.stage(_any(123), layer="routing")
+        def route() -> None:
+            """Never decorated."""

@@ -379,7 +379,7 @@ def test_the_phone_verdict_depends_on_digit_positions_not_digit_values(
 ) -> None:
     """Why remembering clean texts by template (digits as 0) is exact: swapping digits for
     other digits never changes whether the text looks like it holds a phone number."""
-    from leadtrace.scrubbing import _suspect_decoded
+    from leadtrace._pii import suspect_decoded as _suspect_decoded
 
     swapped = text.translate(str.maketrans("0123456789", "".join(digits)))
     assert _suspect_decoded(swapped) == _suspect_decoded(text)

@@ -4,11 +4,12 @@ generated text full of e-mails, phones, ids, dates, IPs, percent-encoding and su
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadtrace import scrubbing, semconv
+from leadtrace import _pii, scrubbing, semconv
 from leadtrace.scrubbing import ScrubbingSpanProcessor, scrub_text
 
 FRAGMENTS = (
@@ -63,7 +64,7 @@ def _uncached(mapping: dict[str, Any]) -> bool:
             items.append(value)
         elif isinstance(value, tuple):
             items.extend(value)
-    return any(scrubbing._suspect_text(text) for text in items)
+    return any(_pii.suspect_text(text) for text in items)
 
 
 def _swap_digits(value: Any) -> Any:
@@ -100,7 +101,7 @@ def test_a_cached_verdict_never_misses_what_the_uncached_check_finds(
 @settings(max_examples=250, deadline=None)
 def test_the_exact_text_cache_agrees_with_the_rules(text: str) -> None:
     """Looking a text up in the clean-text cache gives the rules' own verdict, every time."""
-    expected = scrubbing._suspect_text(text)
+    expected = _pii.suspect_text(text)
     assert scrubbing._suspect_cached(text) == expected
     assert scrubbing._suspect_cached(text) == expected
 
@@ -110,11 +111,11 @@ def test_the_exact_text_cache_agrees_with_the_rules(text: str) -> None:
 def test_texts_of_one_template_share_a_verdict(text: str, digits: list[str]) -> None:
     """Why templates (digits as 0) are a sound cache key: two decoded texts without ``@``
     that share a template get the same verdict from the rules."""
-    decoded = scrubbing.unquote(text)
+    decoded = unquote(text)
     swapped = decoded.translate(str.maketrans("0123456789", "".join(digits)))
-    assert scrubbing._template(swapped) == scrubbing._template(decoded)
+    assert _pii.template(swapped) == _pii.template(decoded)
     if "@" not in decoded:
-        assert scrubbing._suspect_decoded(swapped) == scrubbing._suspect_decoded(decoded)
+        assert _pii.suspect_decoded(swapped) == _pii.suspect_decoded(decoded)
 
 
 @given(text=st.text("0123456789abcdefABCXYZ", min_size=1, max_size=40))
@@ -122,5 +123,5 @@ def test_texts_of_one_template_share_a_verdict(text: str, digits: list[str]) -> 
 def test_letters_and_digits_alone_never_look_like_a_phone(text: str) -> None:
     """Why ids of letters and digits only skip the pattern pass: the full rules never find a
     phone number (or an address) in such text."""
-    assert not scrubbing._suspect_decoded(text)
+    assert not _pii.suspect_decoded(text)
     assert scrub_text(text) is text

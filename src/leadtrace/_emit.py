@@ -21,7 +21,7 @@ from leadtrace._guard import internal_error
 from leadtrace._runtime import current
 from leadtrace._spanattrs import add_attributes
 from leadtrace.context import BusinessContext, current_journey
-from leadtrace.errors import EventValidationError, Violation
+from leadtrace.errors import ArgumentTypeError, EventValidationError, Violation
 from leadtrace.events import Event, UnknownEventError, get, new_event_id, plan_for
 from leadtrace.scrubbing import trusted_span as _trusted_span
 
@@ -132,8 +132,11 @@ def coerce_event(
                     event, [Violation("<event>", "unknown_event", str(exc))]
                 ) from None
             return None, event[:128], None, [Violation("<event>", "unknown_event")]
-    else:
+    elif isinstance(event, type) and issubclass(event, Event):
         cls = event
+    else:
+        given = type(event).__name__
+        raise ArgumentTypeError("emit", "event", given, "an Event, its class or its name")
     try:
         return cls, cls.event_name, cls.model_validate(dict(fields)), []
     except ValidationError as exc:

@@ -16,6 +16,7 @@ import time
 import traceback
 from typing import Any
 
+from leadtrace._pii import scrub_text
 from leadtrace.errors import ArgumentTypeError
 
 __all__ = ["checked", "describe", "internal_error"]
@@ -32,8 +33,6 @@ def describe(exc: BaseException) -> str:
     The guard also wraps user callables (result mappers, hooks) whose exceptions often quote
     their input; the log (exported over OTLP when configured) must not carry it.
     """
-    from leadtrace.scrubbing import scrub_text  # deferred: scrubbing imports this module
-
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return scrub_text(text.strip())
 

@@ -74,6 +74,11 @@ class _Stage:
         reason: ReasonMapper | None = None,
     ) -> None:
         self.reason = reason
+        if not isinstance(name, str) or not name:
+            raise ConfigError(
+                f"@stage(name) on {func.__qualname__}: the name must be a non-empty str, "
+                f"got {type(name).__name__}"
+            )
         try:
             self.event_cls: type[Event] | None = get(name)
         except UnknownEventError:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from leadtrace._pii import scrub_text, scrub_value
 from leadtrace.errors import ConfigError
-from leadtrace.scrubbing import scrub_text, scrub_value
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter

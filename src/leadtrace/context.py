@@ -764,12 +764,18 @@ def parse_header(value: str | None) -> BusinessContext | None:
 def extract(carrier: Mapping[str, Any]) -> BusinessContext | None:
     """Read a journey written by :func:`inject` from ``carrier``; None when there is none.
 
-    Header lookup is case-insensitive; malformed values yield None and never raise. Pass the
-    result to ``journey(parent=...)`` to continue the journey::
+    Header lookup is case-insensitive; malformed values yield None and never raise (a
+    ``carrier`` that is not a mapping is an :class:`~leadtrace.errors.ArgumentTypeError` in
+    strict mode). Pass the result to ``journey(parent=...)`` to continue the journey::
 
         with leadtrace.journey(parent=leadtrace.extract(message.headers)):
             ...
     """
+    if not hasattr(carrier, "get") or not hasattr(carrier, "items"):
+        given = type(carrier).__name__
+        error = ArgumentTypeError("extract", "carrier", given, "a mapping (headers)")
+        internal_error(error, "extract.carrier")
+        return None
     try:
         return parse_header(_lookup(carrier, HEADER))
     except Exception:

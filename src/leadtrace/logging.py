@@ -16,8 +16,8 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from leadtrace._pii import scrub_value
 from leadtrace.context import current_journey
-from leadtrace.scrubbing import scrub_value
 
 __all__ = [
     "add_journey_context",

@@ -8,18 +8,11 @@ span name. Matches are replaced by a fixed marker (or by their keyed hash, see
 :class:`ScrubbingSpanProcessor`); the keys that were redacted are listed in
 ``martech.redacted``; the matched text is never echoed anywhere.
 
-What counts as a match (the rules, :func:`might_contain_pii` and :func:`scrub_text`):
-
-- e-mail: ``local@domain.tld``, also percent-encoded (``%40``) as in query strings;
-- phone: 8 to 15 digits that start with ``+`` (or ``%2B``), or that are written with
-  separators (``+1 (555) 010-9999``, ``0151 1234 5678``, ``555.010.9999``); dates, times,
-  IPv4 addresses and decimals are left alone;
-- labelled phone: any 8-15 digit number right after a ``phone``/``tel``/``mobile``/``fax``
-  label (``phone=5550109999``, ``"mobile": "015112345678"``).
-
-A bare run of digits with no ``+``, no separator and no label is NOT treated as a phone: that
-shape is far more often a CRM record id, an order number or a timestamp. ``leadtrace.identity()``
-is the way to attach phone numbers; the scrubber is the net under it.
+What counts as a match is decided by the rules in :mod:`leadtrace._pii` (pure functions:
+e-mail addresses, also percent-encoded; phone numbers written with ``+`` or separators, or
+after a ``phone``/``tel``/``mobile`` label; never dates, times, IPs, decimals or bare digit
+runs). ``leadtrace.identity()`` is the way to attach phone numbers; the scrubber is the net
+under it. This module holds the span processor and the caches that keep it cheap.
 
 No key is trusted by its name: a raw e-mail address given as a form id, a routing rule or a
 contact id is caught like one in a URL. Numbers and flags are skipped by their type (an
@@ -29,15 +22,17 @@ Cost: spans of one kind repeat their text up to the numbers in it, so clean text
 remembered by its template (digits written as ``0``); each cache below says in its docstring
 why it can never let a match through, and ``tests/test_scrubbing_cache.py`` compares cached
 and uncached verdicts on generated text. See ``benchmarks/bench_scrubbing.py``.
+
+May import: the OpenTelemetry SDK, :mod:`leadtrace.semconv`, :mod:`leadtrace._pii` and the
+internal-error guard.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import unquote
 
 from opentelemetry.attributes import BoundedAttributes
@@ -47,6 +42,20 @@ from opentelemetry.trace import Status
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
+from leadtrace._pii import (
+    EMAIL,
+    MARKER,
+    PHONE,
+    ZERO_DIGITS,
+    Replacement,
+    Replacer,
+    contains_pii,
+    might_contain_pii,
+    scrub_text,
+    scrub_value,
+    suspect_decoded,
+    suspect_text,
+)
 
 __all__ = [
     "EMAIL",
@@ -59,138 +68,6 @@ __all__ = [
     "scrub_value",
 ]
 
-Replacement = Literal["marker", "hash"]
-"""How a match is replaced: the fixed ``[redacted]`` marker, or its keyed hash."""
-
-EMAIL: Final = re.compile(
-    r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-)
-"""E-mail addresses, plain or with a percent-encoded ``@``."""
-PHONE: Final = re.compile(
-    r"(?<![\w.\-])"
-    # not a date (2024-05-01, 01.05.2024): a date may run straight into a phone number
-    r"(?![0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}(?![0-9])"
-    r"|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{4}(?![0-9]))"
-    r"\+?\(?[0-9](?:[ \t.\-/()+]{0,3}[0-9]){7,14}(?!\w)"
-)
-"""Phone-number candidates; :func:`scrub_text` keeps dates, IPs and decimals among them."""
-_LABELLED: Final = re.compile(
-    r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|sms|whatsapp|msisdn)[\w\-]*"
-    r"(?:\"|')?\s*[:=]\s*(?:\"|')?(\+?[0-9](?:[ \t.\-/()]{0,3}[0-9]){7,14})(?!\w)"
-)
-_LABEL_WORDS: Final = ("phone", "tel", "mobile", "cell", "fax", "sms", "whatsapp", "msisdn")
-_LABEL_WORD: Final = re.compile("|".join(_LABEL_WORDS))  # searched in lower-cased text
-# Eight digits with at most three separators between them: every phone shape has this, and
-# a string without it (or without "@") cannot hold anything we redact. Cheap to search.
-_DIGITS8: Final = re.compile(r"[0-9](?:[ \t.\-/()+]{0,3}[0-9]){7}")
-_IPV4: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
-# A run of phone characters not glued to a word. The look-behind comes after the first
-# character so the engine keeps its fast scan for the leading character class.
-# ASCII \w: a few more candidate runs (digits after a non-ASCII letter), a faster scan.
-_RUN: Final = re.compile(r"[0-9+(](?<![\w.\-][0-9+(])[0-9 \t.\-/()+]{7,}", re.ASCII)
-_LABEL_REACH: Final = 40  # how far before a number its label may start ("mobile_phone": ")
-_MIN_DIGITS: Final = 8
-_MAX_DIGITS: Final = 15
-_MAX_DEPTH: Final = 32  # deeper containers are judged by their repr as a whole
-
-
-def _digits(text: str) -> int:
-    return sum(c.isdigit() for c in text)
-
-
-def _is_phone(candidate: str) -> bool:
-    """Whether a :data:`PHONE` candidate is a phone number (not a date, time, IP or decimal)."""
-    digits = _digits(candidate)
-    if not _MIN_DIGITS <= digits <= _MAX_DIGITS:
-        return False
-    if candidate.startswith("+"):
-        return True
-    if len(candidate) == digits:  # bare digit run: an id or a timestamp far more often
-        return False
-    if _IPV4.fullmatch(candidate):
-        return False
-    return not (candidate.count(".") == 1 and candidate.replace(".", "").isdigit())
-
-
-class _Replacer:
-    """Builds replacements: the marker, or ``[email_hash:<hex>]`` / ``[phone_hash:<hex>]``."""
-
-    __slots__ = ("_key", "mode")
-
-    def __init__(self, mode: Replacement = "marker", key: bytes | None = None) -> None:
-        self.mode = mode
-        self._key = key
-
-    def email(self, match: re.Match[str]) -> str:
-        if self.mode == "marker":
-            return semconv.REDACTED_MARKER
-        from leadtrace.privacy import hash_value, normalize_email
-
-        text = match.group(0).replace("%40", "@")
-        return f"[email_hash:{hash_value(normalize_email(text), self._key)}]"
-
-    def phone_text(self, text: str) -> str:
-        if self.mode == "marker":
-            return semconv.REDACTED_MARKER
-        from leadtrace.privacy import hash_value, normalize_phone
-
-        return f"[phone_hash:{hash_value(normalize_phone(text), self._key)}]"
-
-    def phone(self, match: re.Match[str]) -> str:
-        candidate = match.group(0)
-        return self.phone_text(candidate) if _is_phone(candidate) else candidate
-
-    def labelled(self, match: re.Match[str]) -> str:
-        number = match.group(1)
-        digits = _digits(number)
-        if not _MIN_DIGITS <= digits <= _MAX_DIGITS:
-            return match.group(0)
-        start = match.start(1) - match.start(0)
-        return match.group(0)[:start] + self.phone_text(number)
-
-
-_MARKER = _Replacer()
-
-
-def _suspect_text(text: str) -> bool:
-    """Whether ``text`` may hold an e-mail or phone: exact for phones, cheap when it is not.
-
-    Percent-encoded text is checked decoded (once; a still-encoded ``%40`` counts as an
-    ``@``).
-    """
-    if text.isascii() and text.isalnum():
-        # Letters and digits only (hex ids, hashes, tokens): no ``@``, no separator, no label,
-        # so any run of digits in it is bare or glued to a letter, never a phone number.
-        return False
-    if "%" in text:
-        text = unquote(text)
-    return "@" in text or "%40" in text or _suspect_decoded(text)
-
-
-def _suspect_decoded(text: str) -> bool:
-    """The phone half of :func:`_suspect_text`, on text already decoded.
-
-    The fast path is one search for a run of phone characters that is not glued to a word
-    (``L-20260302-0001`` and ``id12345678`` are not runs); only inside a run does the slower,
-    exact phone pattern run. The verdict depends on which characters are digits, never on
-    which digit they are (see :func:`_template`).
-    """
-    run = _RUN.search(text)
-    while run is not None:
-        start, end = run.span()
-        for candidate in PHONE.finditer(text, start, end + 1):
-            if _is_phone(candidate.group(0)):
-                return True
-        if (
-            text[max(0, start - 3) : start].rstrip(" \t\"'").endswith(("=", ":"))
-            and _LABEL_WORD.search(text[max(0, start - _LABEL_REACH) : start].lower())
-            and _digits(run.group(0)) >= _MIN_DIGITS
-        ):
-            return True
-        run = _RUN.search(text, end)
-    return False
-
-
 # --- caches ------------------------------------------------------------------------------------
 #
 # Every cache here keeps only verdicts of "clean" (never text that matched, so no cache keeps
@@ -198,9 +75,9 @@ def _suspect_decoded(text: str) -> bool:
 # the exact verdict follows. The argument for each is in its docstring.
 
 _CLEAN: set[str] = set()
-"""Short texts found clean by :func:`_suspect_text`.
+"""Short texts found clean by :func:`suspect_text`.
 
-Why it cannot let a match through: the key is the exact text, and :func:`_suspect_text` is a
+Why it cannot let a match through: the key is the exact text, and :func:`suspect_text` is a
 pure function of its argument, so a text equal to a remembered one has the same verdict."""
 _CLEAN_MAX: Final = 4096
 _CLEAN_MAX_LEN: Final = 64  # sources, names, routes repeat; URLs with ids do not
@@ -208,28 +85,13 @@ _SHAPES_MAX: Final = 1024
 _NAME_SHAPES_MAX: Final = 4  # shapes a span name keeps besides its first
 _PLAN_CLEAN_MAX: Final = 1024
 _TEMPLATE_MAX_LEN: Final = 4096
-_ZERO_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
-
-
-def _template(decoded: str) -> bytes:
-    """The template of ``decoded`` (text already percent-decoded once, without ``@``): its
-    UTF-8 bytes (lone surrogates passed through, so no two texts share bytes) with every ASCII
-    digit written as ``0``.
-
-    Why equal templates mean equal verdicts of :func:`_suspect_decoded`: its patterns and
-    checks only ask whether a character is an ASCII digit (``[0-9]``, digit counts, the IPv4
-    and decimal shapes), never which digit it is; every other character, non-ASCII digits
-    included, is kept as it is. Percent-encoded text must be decoded first: ``%2B`` and ``%2C``
-    differ in a digit and decode to different characters.
-    """
-    return decoded.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
 
 
 def _suspect_cached(text: str) -> bool:
-    """:func:`_suspect_text`, remembering short clean texts in ``_CLEAN``."""
+    """:func:`suspect_text`, remembering short clean texts in ``_CLEAN``."""
     if text in _CLEAN:
         return False
-    if _suspect_text(text):
+    if suspect_text(text):
         return True
     if len(text) <= _CLEAN_MAX_LEN:
         if len(_CLEAN) >= _CLEAN_MAX:
@@ -252,92 +114,8 @@ def _values_suspect(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
     return False
 
 
-def _scrub_plain(text: str, replacer: _Replacer) -> str:
-    if "@" in text or "%40" in text:
-        text = EMAIL.sub(replacer.email, text)
-    if _DIGITS8.search(text) is None:
-        return text
-    lowered = text.lower()
-    if any(word in lowered for word in _LABEL_WORDS):
-        text = _LABELLED.sub(replacer.labelled, text)
-    return PHONE.sub(replacer.phone, text)
-
-
-def scrub_text(text: str, _replacer: _Replacer = _MARKER) -> str:
-    """``text`` with e-mail addresses and phone numbers replaced by the marker.
-
-    Percent-encoded text (a URL, a query string) is also checked decoded; when that finds
-    something, the decoded, scrubbed text is returned.
-    """
-    if not _suspect_text(text):
-        return text
-    cleaned = _scrub_plain(text, _replacer)
-    if "%" in cleaned:
-        decoded = unquote(cleaned)
-        if decoded != cleaned:
-            rescrubbed = _scrub_plain(decoded, _replacer)
-            if rescrubbed != decoded:
-                return rescrubbed
-    return cleaned
-
-
-def might_contain_pii(text: str) -> bool:
-    """Cheap check: False means ``text`` holds no e-mail or phone :func:`scrub_text` would
-    redact; True means it may (then :func:`contains_pii` says for sure)."""
-    return _suspect_text(text)
-
-
-def contains_pii(text: str) -> bool:
-    """Whether :func:`scrub_text` would change ``text``."""
-    return scrub_text(text) != text
-
-
-def scrub_value(value: Any, _replacer: _Replacer = _MARKER, _depth: int = 0) -> Any:
-    """``value`` with e-mail addresses and phone numbers replaced, however it holds them.
-
-    Strings are scrubbed with :func:`scrub_text`; bytes are read as UTF-8 (and come back as
-    scrubbed text when they held a match); lists, tuples, sets, frozensets and mappings are
-    walked, mapping keys included; any other object whose ``repr`` holds a match is replaced
-    by its scrubbed ``repr``. Past :data:`_MAX_DEPTH` levels a container is judged by its
-    ``repr`` as a whole. Numbers, flags and None pass through.
-
-    An unchanged value is returned as the same object, so ``scrub_value(v) is v`` means clean.
-    """
-    if isinstance(value, str):
-        cleaned = scrub_text(value, _replacer)
-        return value if cleaned == value else cleaned
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        text = bytes(value).decode("utf-8", "replace")
-        cleaned_text = scrub_text(text, _replacer)
-        return value if cleaned_text == text else cleaned_text
-    if _depth < _MAX_DEPTH:
-        if isinstance(value, (list, tuple, set, frozenset)):
-            items = [scrub_value(v, _replacer, _depth + 1) for v in value]
-            if all(a is b for a, b in zip(items, value, strict=True)):
-                return value
-            if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-                return type(value)(*items)
-            return type(value)(items) if type(value) in _REBUILDABLE else tuple(items)
-        if isinstance(value, Mapping):
-            pairs = [
-                (scrub_value(k, _replacer, _depth + 1), scrub_value(v, _replacer, _depth + 1))
-                for k, v in value.items()
-            ]
-            if all(k is a and v is b for (k, v), (a, b) in zip(pairs, value.items(), strict=True)):
-                return value
-            return dict(pairs)
-    text = repr(value)
-    cleaned_repr = scrub_text(text, _replacer)
-    return value if cleaned_repr == text else cleaned_repr
-
-
-_REBUILDABLE: Final = frozenset({list, tuple, set, frozenset})
-
-
 def _clean_mapping(
-    attrs: Mapping[str, Any], safe: frozenset[str], replacer: _Replacer
+    attrs: Mapping[str, Any], safe: frozenset[str], replacer: Replacer
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """Scrubbed copy of ``attrs`` (None when nothing changed) and the keys redacted.
 
@@ -410,8 +188,9 @@ class _ShapePlan:
     inside the joined text too (the joined text can only match more: a label in the value
     before; that costs a scrub pass that finds nothing, never a leak).
 
-    Why :attr:`clean` cannot let a match through: it holds templates (see :func:`_template`)
-    of joined texts found clean, and the joined verdict follows from the template.
+    Why :attr:`clean` cannot let a match through: it holds templates (see
+    :func:`leadtrace._pii.template`) of joined texts found clean, and the joined verdict follows
+    from the template.
     """
 
     __slots__ = ("_numbers", "_scanned", "_seqs", "_texts", "clean", "keys", "size", "suspect")
@@ -431,7 +210,7 @@ class _ShapePlan:
         """The keys of the shape: a mapping of :attr:`size` keys that are all in here has
         exactly them (one C-level check, cheaper than building the mapping's shape)."""
         self.size = len(shape)
-        keys_suspect = any(_suspect_text(k) for k in scanned)
+        keys_suspect = any(suspect_text(k) for k in scanned)
         self.suspect: Callable[[Mapping[str, Any]], bool] = (
             _always if keys_suspect else self._suspect if scanned else _never
         )
@@ -458,16 +237,16 @@ class _ShapePlan:
                 return True
         if "@" in text:
             return True
-        template = text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)  # _template
+        shape = text.encode("utf-8", "surrogatepass").translate(ZERO_DIGITS)  # as in template()
         clean = self.clean
-        if template in clean:
+        if shape in clean:
             return False
-        if _suspect_decoded(text):
+        if suspect_decoded(text):
             return True
-        if len(template) <= _TEMPLATE_MAX_LEN:
+        if len(shape) <= _TEMPLATE_MAX_LEN:
             if len(clean) >= _PLAN_CLEAN_MAX:
                 clean.clear()
-            clean.add(template)
+            clean.add(shape)
         return False
 
 
@@ -477,6 +256,21 @@ def _always(_mapping: Mapping[str, Any]) -> bool:
 
 def _never(_mapping: Mapping[str, Any]) -> bool:
     return False
+
+
+def _keyed_digest(key: bytes | None) -> Callable[[str, str], str]:
+    """The digest of ``replacement="hash"``: the keyed hash :func:`leadtrace.identity` gives
+    the same address or number, so a redacted value still joins."""
+
+    def digest(kind: str, text: str) -> str:
+        # Deferred: privacy imports the guard, which imports this module.
+        from leadtrace.privacy import hash_value, normalize_email, normalize_phone
+
+        if kind == "email":
+            return hash_value(normalize_email(text.replace("%40", "@")), key)
+        return hash_value(normalize_phone(text), key)
+
+    return digest
 
 
 class ScrubbingSpanProcessor(SpanProcessor):
@@ -531,7 +325,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         self._named: dict[str, _ShapePlan] = {}
         self._named_more: dict[str, tuple[_ShapePlan, ...]] = {}
         self._key_plans: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._replacer = _MARKER if replacement == "marker" else _Replacer(replacement, key)
+        self._replacer = MARKER if replacement == "marker" else Replacer(_keyed_digest(key))
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do before the span ends (``forward_to`` gets the call instead)."""
@@ -667,7 +461,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
         """Whether the status description, an event (its name or attributes) or a link may hold
         personal data."""
         description = span.status.description
-        if description is not None and _suspect_text(description):
+        if description is not None and suspect_text(description):
             return True
         for event in span.events:
             if _suspect_cached(event.name):
