@@ -395,6 +395,13 @@ def configure(
     cookie_key: str | bytes | None = None,
     cookie_max_age_days: int | None = None,
     session_events: bool | None = None,
+    consent_policy: str | None = None,
+    campaign_id_params: Sequence[str] | None = None,
+    url_query: str | None = None,
+    url_query_keep: Sequence[str] | None = None,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+    asgi_event_context: str | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -447,6 +454,13 @@ def configure(
         "cookie_key": cookie_key,
         "cookie_max_age_days": cookie_max_age_days,
         "session_events": session_events,
+        "consent_policy": consent_policy,
+        "campaign_id_params": campaign_id_params,
+        "url_query": url_query,
+        "url_query_keep": url_query_keep,
+        "client_address": client_address,
+        "user_agent": user_agent,
+        "asgi_event_context": asgi_event_context,
     }
     if not local and _global is not None:
         warnings.warn(

@@ -10,10 +10,14 @@ import httpx
 import pytest
 from _webtest import (
     CAMPAIGN_QUERY,
+    CLICK_IDS_QUERY,
     EMAIL_QUERY,
     UNTRUSTED,
+    VISITOR_ADDRESS,
+    VISITOR_USER_AGENT,
     VendorServer,
     assert_no_business_context,
+    assert_visitor_not_exported,
     call_out,
     counter_value,
     journey_attributes,
@@ -28,6 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 import leadtrace
+from _handles import active_handle
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.integrations.asgi import LeadtraceMiddleware, instrument_fastapi
@@ -466,3 +471,34 @@ async def test_a_visit_with_personal_data_in_its_query_is_not_remembered(
         await client.get(f"/?{query}")
     assert server_spans(web)[-1].attributes[semconv.JOURNEY_ORIGIN] == "cookie"
     assert not _steady(app)
+
+
+async def test_server_span_keeps_no_click_id_address_or_full_user_agent(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """OpenTelemetry's server span exports redacted query values, a /24 and a reduced agent."""
+    client = clients(make_app(web), client_addr=VISITOR_ADDRESS)
+    await client.get(f"/?{CLICK_IDS_QUERY}", headers={"user-agent": VISITOR_USER_AGENT})
+    server = assert_visitor_not_exported(web)
+    assert server.attributes["http.url"] == (
+        "http://landing.test/?utm_source=google&utm_campaign=spring-launch&gclid=REDACTED"
+        "&fbclid=REDACTED&msclkid=REDACTED&li_fat_id=REDACTED&gbraid=REDACTED"
+        "&wbraid=REDACTED&ttclid=REDACTED&ref=REDACTED"
+    )
+    assert server.attributes["net.peer.ip"] == "203.0.113.0"
+    assert server.attributes["http.user_agent"] == "Chrome 120 / macOS"
+
+
+async def test_visitor_attributes_kept_when_configured(
+    metric_reader: InMemoryMetricReader, clients: ClientFactory
+) -> None:
+    """``url_query=keep``, ``client_address=keep``, ``user_agent=keep`` leave them as sent."""
+    for handle in active_handle(
+        metric_reader, url_query="keep", client_address="keep", user_agent="keep"
+    ):
+        client = clients(make_app(handle), client_addr=VISITOR_ADDRESS)
+        await client.get(f"/?{CLICK_IDS_QUERY}", headers={"user-agent": VISITOR_USER_AGENT})
+        (server,) = server_spans(handle)
+        assert server.attributes["http.url"] == f"http://landing.test/?{CLICK_IDS_QUERY}"
+        assert server.attributes["net.peer.ip"] == VISITOR_ADDRESS
+        assert server.attributes["http.user_agent"] == VISITOR_USER_AGENT

@@ -53,6 +53,7 @@ from leadtrace.integrations._attribution import (
     same_campaign,
     touches,
 )
+from leadtrace.integrations._redact import RequestRedaction
 from leadtrace.integrations._request import (
     MAX_HEADERS,
     READ_HEADERS,
@@ -362,6 +363,20 @@ class WebJourneys:
         self._max_age_days = cookie_max_age_days
         self._keys: tuple[Settings, bytes] | None = None
         self._steady: dict[SteadyKey, _Steady] = {}
+        self._redaction: RequestRedaction | None = None
+
+    def redact(self, server_span: Span) -> None:
+        """Rewrite what OpenTelemetry put on ``server_span`` about the visitor (query values,
+        client IP, user agent) as the ``url_query``, ``client_address`` and ``user_agent``
+        settings say. Adapters call it first on every request. Never raises."""
+        try:
+            settings = current().settings
+            redaction = self._redaction
+            if redaction is None or redaction.settings is not settings:
+                redaction = self._redaction = RequestRedaction(settings)
+            redaction.apply(server_span)
+        except Exception as exc:
+            internal_error(exc, "web.redact")
 
     def _key(self, settings: Settings) -> bytes:
         if self._cookie_key is not None:

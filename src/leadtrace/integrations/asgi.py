@@ -153,6 +153,7 @@ class LeadtraceMiddleware:
 
     def _begin(self, scope: Scope) -> WebRequest | None:
         span = trace.get_current_span()
+        self.journeys.redact(span)
         key = asgi_steady_key(scope)
         if key is not None:
             web = self.journeys.remembered(key, span)

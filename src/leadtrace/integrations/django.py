@@ -108,6 +108,7 @@ class LeadtraceMiddleware:
 
     def _begin(self, request: HttpRequest) -> WebRequest | None:
         span = trace.get_current_span()
+        self.journeys.redact(span)
         key = wsgi_steady_key(request.META)
         web = self.journeys.remembered(key, span)
         if web is not None:

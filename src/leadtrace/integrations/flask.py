@@ -86,6 +86,7 @@ def init_app(
     def leadtrace_before_request() -> None:
         environ = flask.request.environ
         span = trace.get_current_span()
+        journeys.redact(span)
         key = wsgi_steady_key(environ)
         web = journeys.remembered(key, span)
         if web is None:
