@@ -446,3 +446,7 @@ QUALIFICATION_DISQUALIFIED: Final = "disqualified"
 
 REDACTED_MARKER: Final = "[redacted]"
 """Replacement text for an e-mail address or phone number found by the scrubber."""
+
+CAMPAIGN_ID_SOURCE: Final = "martech.campaign.id_source"
+"""Landing-URL parameter ``martech.campaign.id`` was taken from (``utm_id``, ``utm_campaign``,
+...; the ``campaign_id_params`` setting orders them)."""

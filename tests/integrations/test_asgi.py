@@ -502,3 +502,66 @@ async def test_visitor_attributes_kept_when_configured(
         assert server.attributes["http.url"] == f"http://landing.test/?{CLICK_IDS_QUERY}"
         assert server.attributes["net.peer.ip"] == VISITOR_ADDRESS
         assert server.attributes["http.user_agent"] == VISITOR_USER_AGENT
+
+
+PLAIN_UTM_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=november-digest"
+"""An ordinary campaign link: source, medium and campaign name, no ``utm_id``."""
+
+
+def lead_app(handle: Leadtrace) -> FastAPI:
+    """An app whose form post takes a lead from submission to the CRM write."""
+    app = FastAPI()
+    granted = leadtrace.ConsentState(
+        status="granted", purposes=frozenset({"marketing"}), basis="consent", source="form"
+    )
+
+    @app.post("/demo")
+    async def demo() -> dict[str, str]:
+        leadtrace.annotate(consent=granted)
+        leadtrace.emit("form_submitted", form_id="demo", field_names=("email",))
+        leadtrace.emit("lead_created", lead_id="L-1", dedupe_outcome="created")
+        leadtrace.emit("lead_routed", lead_id="L-1", routing_rule_id="R-1", owner_id="U-1")
+        leadtrace.emit(
+            "crm_updated", crm_system="hubspot", crm_object="contact", record_id="C-1",
+            operation="create", lead_id="L-1", lead_score=40.0, routing_rule_id="R-1",
+        )  # fmt: skip
+        return {"ok": "yes"}
+
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider
+    )
+    return app
+
+
+async def test_plain_utm_link_makes_a_complete_lead(web: Leadtrace, clients: ClientFactory) -> None:
+    """Without ``utm_id`` the campaign id comes from ``utm_campaign``: no contract violation."""
+    await clients(lead_app(web)).post(f"/demo?{PLAIN_UTM_QUERY}", data={"email": "x"})
+    stages = ["form_submitted", "lead_created", "lead_routed", "crm_updated"]
+    for name in stages:
+        (span,) = spans_named(web, name)
+        assert span.attributes[semconv.CAMPAIGN_ID] == "november-digest", name
+        assert span.attributes[semconv.CAMPAIGN_ID_SOURCE] == "utm_campaign", name
+        assert semconv.QUALITY_MISSING not in span.attributes, name
+        assert span.attributes.get(semconv.QUALITY_VALID, True) is True, name
+
+
+async def test_utm_id_wins_and_the_source_is_configurable(clients: ClientFactory) -> None:
+    """``utm_id`` is preferred by default; ``campaign_id_params`` changes the order."""
+    query = f"{PLAIN_UTM_QUERY}&utm_id=nd-26"
+    for params, expected in (
+        (None, ("nd-26", "utm_id")),
+        (["utm_campaign", "utm_id"], ("november-digest", "utm_campaign")),
+    ):
+        for handle in active_handle(InMemoryMetricReader(), campaign_id_params=params):
+            await clients(lead_app(handle)).post(f"/demo?{query}", data={"email": "x"})
+            (span,) = spans_named(handle, "lead_created")
+            attrs = span.attributes
+            assert expected == (attrs[semconv.CAMPAIGN_ID], attrs[semconv.CAMPAIGN_ID_SOURCE])
+
+
+def test_campaign_id_params_outside_utm_are_refused() -> None:
+    """A campaign id parameter the integrations never read is a setup error naming it."""
+    for _ in active_handle(InMemoryMetricReader(), campaign_id_params=["cid"]):
+        with pytest.raises(leadtrace.ConfigError, match=r"campaign_id_params.*\['cid'\]"):
+            LeadtraceMiddleware(FastAPI())

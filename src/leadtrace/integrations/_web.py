@@ -43,6 +43,7 @@ from leadtrace.events import Campaign, new_event_id, now
 from leadtrace.integrations._attribution import (
     ATTRIBUTION_PARAMS,
     DEFAULT_CHANNEL_RULES,
+    UTM_PARAMS,
     AttributionState,
     ChannelRules,
     CookieRejectedError,
@@ -350,7 +351,14 @@ class WebJourneys:
             raise ConfigError(f"cookie_max_age_days must be positive, got {cookie_max_age_days}")
         if cookie_name is not None and (not cookie_name or any(c in cookie_name for c in ";=, ")):
             raise ConfigError(f"cookie_name {cookie_name!r} is not a valid cookie name")
-        bad = invalid_networks(current().settings.trusted_networks)
+        settings = current().settings
+        unknown = [p for p in settings.campaign_id_params if p not in UTM_PARAMS]
+        if unknown:
+            raise ConfigError(
+                f"setting 'campaign_id_params' names {unknown}, which are not UTM parameters; "
+                f"use names from {list(UTM_PARAMS)}"
+            )
+        bad = invalid_networks(settings.trusted_networks)
         if bad:
             raise ConfigError(
                 f"setting 'trusted_networks' has entries that are not CIDR networks: {bad}; "
@@ -452,7 +460,9 @@ class WebJourneys:
         may_set_cookie = not parsed.gpc and (
             consent is None or consent.status not in _NO_COOKIE_STATUSES
         )
-        first_touch, last_touch = touches(request.params, referrer, None, self.rules)
+        first_touch, last_touch = touches(
+            request.params, referrer, None, self.rules, settings.campaign_id_params
+        )
 
         parent: BusinessContext | None = None
         if _JOURNEY_HEADER in request.headers:
