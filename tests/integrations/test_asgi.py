@@ -565,3 +565,84 @@ def test_campaign_id_params_outside_utm_are_refused() -> None:
     for _ in active_handle(InMemoryMetricReader(), campaign_id_params=["cid"]):
         with pytest.raises(leadtrace.ConfigError, match=r"campaign_id_params.*\['cid'\]"):
             LeadtraceMiddleware(FastAPI())
+
+
+def consent_app(handle: Leadtrace) -> FastAPI:
+    """A page and a banner endpoint whose choice the handler passes to ``annotate()``."""
+    app = FastAPI()
+
+    @app.get("/")
+    async def index() -> dict[str, Any]:
+        current = leadtrace.current_journey()
+        assert current is not None
+        return {"journey_id": current.journey_id, "campaign": current.campaign.name}
+
+    @app.post("/consent")
+    async def consent(request: Request) -> dict[str, str]:
+        choice = (await request.body()).decode()
+        status = "granted" if choice == "choice=accept" else "denied"
+        leadtrace.annotate(consent=leadtrace.ConsentState(status=status, source="banner"))
+        return {"status": status}
+
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider
+    )
+    return app
+
+
+@pytest.fixture
+def opt_in(metric_reader: InMemoryMetricReader) -> Any:
+    """A local handle under the default consent policy (``opt_in``)."""
+    yield from active_handle(metric_reader, service_name="landing-web")
+
+
+async def test_opt_in_writes_no_cookie_before_consent(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """A first visit with UTMs and no consent decision gets no cookie (and says so)."""
+    response = await clients(consent_app(opt_in)).get(f"/?{CAMPAIGN_QUERY}")
+    assert "set-cookie" not in response.headers
+    (server,) = server_spans(opt_in)
+    assert server.attributes[semconv.CAMPAIGN_COOKIE] == semconv.COOKIE_WITHHELD
+
+
+async def test_opt_in_accept_keeps_the_landing_touch(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """Accept, posted from the landing page, writes the cookie with the landing's first touch."""
+    client = clients(consent_app(opt_in))
+    landing = f"http://landing.test/?{CAMPAIGN_QUERY}"
+    await client.get(landing)
+    accepted = await client.post("/consent", content="choice=accept", headers={"referer": landing})
+    assert COOKIE in accepted.cookies
+    again = (await client.get("/")).json()
+    assert again["campaign"] == "spring-launch"
+    assert server_spans(opt_in)[-1].attributes[semconv.JOURNEY_ORIGIN] == "cookie"
+
+
+async def test_reject_deletes_the_cookie_and_its_journey_ends(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """Reject after Accept deletes the cookie; the next visit starts a new journey."""
+    client = clients(consent_app(opt_in))
+    await client.post("/consent", content="choice=accept")
+    first = (await client.get(f"/?{CAMPAIGN_QUERY}")).json()["journey_id"]
+    rejected = await client.post("/consent", content="choice=reject")
+    assert rejected.headers["set-cookie"].startswith(f"{COOKIE}=;")
+    assert "Max-Age=0" in rejected.headers["set-cookie"]
+    assert server_spans(opt_in)[-1].attributes[semconv.CAMPAIGN_COOKIE] == "deleted"
+    assert COOKIE not in client.cookies
+    assert (await client.get("/")).json()["journey_id"] != first
+
+
+async def test_gpc_ignores_and_deletes_an_existing_cookie(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """With ``Sec-GPC: 1`` no journey continues from the cookie, and the cookie is deleted."""
+    client = clients(consent_app(opt_in))
+    await client.post("/consent", content="choice=accept")
+    first = (await client.get("/")).json()["journey_id"]
+    response = await client.get("/", headers={"sec-gpc": "1"})
+    assert response.json()["journey_id"] != first
+    assert "Max-Age=0" in response.headers["set-cookie"]

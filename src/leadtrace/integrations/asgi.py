@@ -36,7 +36,6 @@ from leadtrace._guard import internal_error
 from leadtrace.integrations._attribution import ChannelRules
 from leadtrace.integrations._request import MAX_BODY_SCAN, form_field_names, is_form
 from leadtrace.integrations._web import (
-    SetCookie,
     WebJourneys,
     WebRequest,
     asgi_steady_key,
@@ -118,8 +117,8 @@ class LeadtraceMiddleware:
             return
         web.enter()
         try:
-            if web.set_cookie is not None:
-                send = _cookie_send(send, web.set_cookie)
+            if web.cookie is not None:
+                send = _cookie_send(send, web)
             if scope.get("method") != "GET":
                 receive = _form_receive(scope, receive, web)
             await self.app(scope, receive, send)
@@ -187,15 +186,18 @@ async def _serve_lifespan(
     await send({"type": "lifespan.shutdown.complete"})
 
 
-def _cookie_send(send: Send, cookie: SetCookie) -> Send:
-    """Wrap ``send``: add the ``Set-Cookie`` header at the response start."""
+def _cookie_send(send: Send, web: WebRequest) -> Send:
+    """Wrap ``send``: add the ``Set-Cookie`` header, if consent allows one, at the response
+    start."""
 
     async def send_with_cookie(message: Message) -> None:
         if message.get("type") == "http.response.start":
             try:
-                headers = list(message.get("headers") or ())
-                headers.append((b"set-cookie", cookie.header().encode("latin-1")))
-                message["headers"] = headers
+                cookie = web.response_cookie()
+                if cookie is not None:
+                    headers = list(message.get("headers") or ())
+                    headers.append((b"set-cookie", cookie.header().encode("latin-1")))
+                    message["headers"] = headers
             except Exception as exc:
                 internal_error(exc, "asgi.set_cookie")
         await send(message)

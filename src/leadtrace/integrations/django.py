@@ -125,8 +125,9 @@ class LeadtraceMiddleware:
         try:
             if request.method in _FORM_METHODS and is_form(request.content_type):
                 _record_form(web, request)
-            if web.set_cookie is not None:
-                web.set_cookie.apply(response)
+            cookie = web.response_cookie()
+            if cookie is not None:
+                cookie.apply(response)
         except Exception as exc:
             internal_error(exc, "django.finish")
 

@@ -106,8 +106,9 @@ def init_app(
             return response
         try:
             _record_form(web)
-            if web.set_cookie is not None:
-                web.set_cookie.apply(response)
+            cookie = web.response_cookie()
+            if cookie is not None:
+                cookie.apply(response)
         except Exception as exc:
             internal_error(exc, "flask.after_request")
         return response
