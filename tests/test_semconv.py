@@ -30,6 +30,7 @@ PINNED = {
     "CAMPAIGN_CHANNEL": "martech.campaign.channel",
     "CAMPAIGN_OFFER_ID": "martech.campaign.offer_id",
     "CAMPAIGN_CLICK_ID_TYPE": "martech.campaign.click_id_type",
+    "CAMPAIGN_ID_SOURCE": "martech.campaign.id_source",
     "CAMPAIGN_TOUCH": "martech.campaign.touch",
     "CAMPAIGN_LAST_ID": "martech.campaign.last_touch.id",
     "CAMPAIGN_LAST_SOURCE": "martech.campaign.last_touch.source",

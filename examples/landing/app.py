@@ -1,14 +1,20 @@
 """A FastAPI landing page: consent banner + demo-request form, instrumented with leadtrace.
 
-Run it (the first-touch cookie, consent and form events appear in the local store, or at your
-collector when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set)::
+Run it from a clone (the ``fastapi`` extra brings FastAPI, uvicorn and OpenTelemetry's FastAPI
+instrumentation)::
 
+    pip install -e '.[fastapi]'
     python examples/landing/app.py --port 8000
-    # then open http://127.0.0.1:8000/?utm_source=google&utm_medium=cpc&utm_campaign=spring
 
-Journey of a visitor: ``GET /`` (session_started + campaign_attributed on the first visit,
-form_viewed on each view) -> ``POST /consent`` (consent_captured) -> ``POST /demo``
-(form_submitted with field names only; the e-mail address becomes a keyed hash).
+It prints the URL to open and where its spans go: the local store (``.leadtrace/``), or your
+collector when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+
+Journey of a visitor: ``GET /`` (session_started + campaign_attributed, form_viewed) ->
+``POST /consent`` (consent_captured) -> ``POST /demo`` (form_submitted with field names only;
+the e-mail address becomes a keyed hash). Consent comes before cookies: the first-touch cookie
+is written only when the visitor accepts the banner (the ``consent_policy`` setting, ``opt_in``
+by default), with the touch of the landing URL the banner was accepted on; Reject writes no
+cookie (and deletes one written before), so every later visit is a journey of its own.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ PAGE = """<!doctype html>
     <input type="hidden" name="form_version" value="{form_version}">
     <button type="submit">Request a demo</button>
   </form>
+  <footer><a id="cookie-settings" href="/privacy">Cookie settings</a></footer>
 </body>
 </html>
 """
@@ -82,6 +89,11 @@ BANNER = """<section id="consent-banner" aria-label="Cookie consent">
       <button type="submit" name="choice" value="reject">Reject</button>
     </form>
   </section>"""
+
+PRIVACY = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Cookie settings</title></head>
+<body><h1>Cookie settings</h1>{banner}</body></html>
+"""
 
 THANKS = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Thanks</title></head>
@@ -148,6 +160,10 @@ def create_app() -> FastAPI:
         banner = "" if consent is not None else BANNER
         return PAGE.format(banner=banner, form_version=FORM_VERSION)
 
+    @app.get("/privacy", response_class=HTMLResponse)
+    async def privacy() -> str:
+        return PRIVACY.format(banner=BANNER)
+
     @app.post("/consent")
     async def consent(request: Request) -> Response:
         fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
@@ -193,15 +209,32 @@ def create_app() -> FastAPI:
     return app
 
 
+def where_spans_go(handle: leadtrace.Leadtrace) -> str:
+    """One line saying where this process's spans are exported."""
+    settings = handle.settings
+    if settings.endpoint is not None:
+        return f"spans go to the OTLP collector at {settings.endpoint} ({settings.protocol})"
+    return (
+        f"spans go to the local store in {settings.local_dir}/ "
+        "(set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector)"
+    )
+
+
 def main() -> None:
-    """Configure leadtrace and serve the landing page with uvicorn."""
-    import uvicorn
+    """Configure leadtrace, say where to look, and serve the landing page with uvicorn."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise SystemExit("the landing example needs uvicorn: pip install -e '.[fastapi]'") from None
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    leadtrace.configure(service_name="landing-web")
+    handle = leadtrace.configure(service_name="landing-web")
+    query = "utm_source=google&utm_medium=cpc&utm_campaign=spring-launch"
+    print(f"landing page: http://{args.host}:{args.port}/?{query}", flush=True)
+    print(where_spans_go(handle), flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
 
 

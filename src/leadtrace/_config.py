@@ -163,6 +163,18 @@ def _local_store(name: str, raw: str) -> tuple[str, ...]:
     return kinds
 
 
+def _choice(*options: str) -> Callable[[str, str], str]:
+    """Parser of a setting that takes one of ``options`` (the first is the default)."""
+
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower().replace("-", "_")
+        if value not in options:
+            raise ConfigError(f"setting {name!r} must be one of {list(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _resource_attributes(name: str, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for part in raw.split(","):
@@ -361,6 +373,68 @@ SETTINGS: tuple[Setting, ...] = (
         "none for `configure(local=True)`. `off` disables it.",
         _optional_text,
     ),
+    # --- web integrations: consent before cookies, campaign id, third-party request attributes
+    Setting(
+        "consent_policy",
+        ("LEADTRACE_CONSENT_POLICY",),
+        "opt_in",
+        "When the web integrations may write the first-touch cookie. `opt_in`: only once the "
+        "request's consent status is `granted` (from `annotate(consent=...)`, TCF or your "
+        "banner). `legitimate_interest`: unless consent is denied or withdrawn, or `Sec-GPC: "
+        "1` is sent. Under both, a denial deletes the cookie and no journey continues from it.",
+        _choice("opt_in", "legitimate_interest"),
+    ),
+    Setting(
+        "campaign_id_params",
+        ("LEADTRACE_CAMPAIGN_ID_PARAMS",),
+        "utm_id,utm_campaign",
+        "Landing-URL parameters that give `martech.campaign.id`, in order: the first present "
+        "wins and its name goes to `martech.campaign.id_source`.",
+        _csv,
+    ),
+    Setting(
+        "url_query",
+        ("LEADTRACE_URL_QUERY",),
+        "redact",
+        "What the web integrations leave of the query string in OpenTelemetry's server span "
+        "attributes (`http.url`, `http.target`, `url.full`, `url.query`). `redact`: every "
+        "value but those of `url_query_keep` becomes `REDACTED` (names stay); `drop`: the "
+        "query is removed; `keep`: untouched (click ids leave the process).",
+        _choice("redact", "drop", "keep"),
+    ),
+    Setting(
+        "url_query_keep",
+        ("LEADTRACE_URL_QUERY_KEEP",),
+        "utm_source,utm_medium,utm_campaign,utm_term,utm_content,utm_id",
+        "Query parameters whose values `url_query=redact` keeps (comma-separated names).",
+        _csv,
+    ),
+    Setting(
+        "client_address",
+        ("LEADTRACE_CLIENT_ADDRESS",),
+        "truncate",
+        "The client IP in server span attributes (`client.address`, `net.peer.ip`, ...). "
+        "`truncate`: IPv4 to its /24, IPv6 to its /48 network; `drop`: removed; `keep`: as is.",
+        _choice("truncate", "drop", "keep"),
+    ),
+    Setting(
+        "user_agent",
+        ("LEADTRACE_USER_AGENT",),
+        "reduce",
+        "The user agent in server span attributes (`user_agent.original`, `http.user_agent`). "
+        "`reduce`: browser family and major version plus OS family (`Chrome 120 / macOS`); "
+        "`drop`: removed; `keep`: the full string.",
+        _choice("reduce", "drop", "keep"),
+    ),
+    Setting(
+        "asgi_event_context",
+        ("LEADTRACE_ASGI_EVENT_CONTEXT",),
+        "journey_id",
+        "Business attributes on OpenTelemetry's per-message ASGI spans (`GET / http send`, "
+        "`http receive`). `journey_id`: only `martech.journey.id` (they stay findable); "
+        "`full`: every journey attribute, like any other span (about 10 more per span).",
+        _choice("journey_id", "full"),
+    ),
 )
 """Every setting, in documentation order."""
 
@@ -392,6 +466,13 @@ class Settings:
     sample_ratio: float | None
     local_store: tuple[str, ...]
     store_max_mb: int
+    consent_policy: str
+    campaign_id_params: tuple[str, ...]
+    url_query: str
+    url_query_keep: tuple[str, ...]
+    client_address: str
+    user_agent: str
+    asgi_event_context: str
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 
@@ -468,12 +549,14 @@ def resolve_settings(
         )
     values["propagate_to"] = tuple(values["propagate_to"] or ())
     values["trusted_networks"] = tuple(values["trusted_networks"] or ())
+    values["campaign_id_params"] = tuple(values["campaign_id_params"] or ())
+    values["url_query_keep"] = tuple(values["url_query_keep"] or ())
     return Settings(**values, sources=sources)
 
 
 _KEYS = frozenset({"hash_key", "cookie_key"})
 _BOOLS = frozenset(s.name for s in SETTINGS if s.parse is _bool)
-_LISTS = frozenset({"propagate_to", "trusted_networks"})
+_LISTS = frozenset({"propagate_to", "trusted_networks", "campaign_id_params", "url_query_keep"})
 
 
 def _coerce_argument(setting: Setting, value: Any) -> Any:

@@ -407,6 +407,13 @@ def configure(
     sample_ratio: float | None = None,
     local_store: Sequence[str] | None = None,
     store_max_mb: int | None = None,
+    consent_policy: str | None = None,
+    campaign_id_params: Sequence[str] | None = None,
+    url_query: str | None = None,
+    url_query_keep: Sequence[str] | None = None,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+    asgi_event_context: str | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -465,6 +472,13 @@ def configure(
         "sample_ratio": sample_ratio,
         "local_store": local_store,
         "store_max_mb": store_max_mb,
+        "consent_policy": consent_policy,
+        "campaign_id_params": campaign_id_params,
+        "url_query": url_query,
+        "url_query_keep": url_query_keep,
+        "client_address": client_address,
+        "user_agent": user_agent,
+        "asgi_event_context": asgi_event_context,
     }
     if not local and _global is not None:
         warnings.warn(

@@ -155,6 +155,8 @@ class Campaign(BaseModel):
     """Which click id arrived (never its value)."""
     touch: Annotated[Touch | None, Attr(semconv.CAMPAIGN_TOUCH)] = None
     """Whether this is the first or last touch."""
+    id_source: Annotated[str | None, Attr(semconv.CAMPAIGN_ID_SOURCE), Field(max_length=64)] = None
+    """Landing-URL parameter ``id`` was taken from (``utm_id``, ``utm_campaign``, ...)."""
 
 
 class Event(BaseModel):

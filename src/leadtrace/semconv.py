@@ -538,3 +538,14 @@ FAILURE_SERVER_ERROR: Final = "server_error"
 LEADTRACE_CONTEXT_KEY: Final = "leadtrace"
 """Key under a Segment / RudderStack message's ``context`` holding ``trace_id``, ``span_id``,
 ``journey_id`` and ``campaign_id`` (warehouse columns ``context_leadtrace_*``)."""
+
+CAMPAIGN_ID_SOURCE: Final = "martech.campaign.id_source"
+"""Landing-URL parameter ``martech.campaign.id`` was taken from (``utm_id``, ``utm_campaign``,
+...; the ``campaign_id_params`` setting orders them)."""
+
+COOKIE_DELETED: Final = "deleted"
+"""Consent was denied or withdrawn (or ``Sec-GPC: 1`` sent): the first-touch cookie that
+arrived was ignored and deleted."""
+COOKIE_WITHHELD: Final = "withheld"
+"""A first-touch cookie would have been written, but consent does not allow it yet (the
+``consent_policy`` setting)."""

@@ -155,3 +155,36 @@ def assert_steady_visits_remembered(
     assert remembered == [computed, computed]
     get(f"/?{EMAIL_QUERY}")
     assert len(decided) == 3
+
+
+CLICK_IDS_QUERY = (
+    "utm_source=google&utm_campaign=spring-launch&gclid=GCLID-RAW-1&fbclid=FBCLID-RAW-2"
+    "&msclkid=MSCLKID-RAW-3&li_fat_id=LIFATID-RAW-4&gbraid=GBRAID-RAW-5&wbraid=WBRAID-RAW-6"
+    "&ttclid=TTCLID-RAW-7&ref=REF-RAW-8"
+)
+"""Landing query with every click id (and one other parameter) holding a recognisable value."""
+VISITOR_ADDRESS = "203.0.113.77"
+"""The visitor's IP address in the privacy tests (TEST-NET-3)."""
+VISITOR_USER_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+"""A full desktop Chrome user agent."""
+_RAW_VISITOR_VALUES = (
+    *(f"RAW-{n}" for n in range(1, 9)),
+    VISITOR_ADDRESS,
+    "AppleWebKit",
+    "KHTML",
+)
+
+
+def assert_visitor_not_exported(handle: Leadtrace) -> Any:
+    """No exported span holds a raw click id, query value, the full IP or the full user
+    agent; returns the server span, whose attributes say what was kept instead."""
+    spans = handle.finished_spans()
+    for span in spans:
+        for key, value in span.attributes.items():
+            for raw in _RAW_VISITOR_VALUES:
+                assert raw not in str(value), (span.name, key, value)
+    (server,) = server_spans(handle)
+    return server

@@ -18,8 +18,15 @@ from leadtrace._runtime import Leadtrace
 
 @pytest.fixture
 def web(metric_reader: InMemoryMetricReader) -> Iterator[Leadtrace]:
-    """A local strict handle whose propagate_to allows only ``localhost`` (not 127.0.0.1)."""
-    yield from active_handle(metric_reader, service_name="landing-web", propagate_to=["localhost"])
+    """A local strict handle whose propagate_to allows only ``localhost`` (not 127.0.0.1), under
+    the ``legitimate_interest`` consent policy: the first visit gets its cookie (the attribution
+    tests' subject); ``opt_in`` has its own tests."""
+    yield from active_handle(
+        metric_reader,
+        service_name="landing-web",
+        propagate_to=["localhost"],
+        consent_policy="legitimate_interest",
+    )
 
 
 @pytest.fixture

@@ -10,10 +10,14 @@ import httpx
 import pytest
 from _webtest import (
     CAMPAIGN_QUERY,
+    CLICK_IDS_QUERY,
     EMAIL_QUERY,
     UNTRUSTED,
+    VISITOR_ADDRESS,
+    VISITOR_USER_AGENT,
     VendorServer,
     assert_no_business_context,
+    assert_visitor_not_exported,
     call_out,
     counter_value,
     journey_attributes,
@@ -28,6 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 import leadtrace
+from _handles import active_handle
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.integrations.asgi import LeadtraceMiddleware, instrument_fastapi
@@ -466,3 +471,178 @@ async def test_a_visit_with_personal_data_in_its_query_is_not_remembered(
         await client.get(f"/?{query}")
     assert server_spans(web)[-1].attributes[semconv.JOURNEY_ORIGIN] == "cookie"
     assert not _steady(app)
+
+
+async def test_server_span_keeps_no_click_id_address_or_full_user_agent(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """OpenTelemetry's server span exports redacted query values, a /24 and a reduced agent."""
+    client = clients(make_app(web), client_addr=VISITOR_ADDRESS)
+    await client.get(f"/?{CLICK_IDS_QUERY}", headers={"user-agent": VISITOR_USER_AGENT})
+    server = assert_visitor_not_exported(web)
+    assert server.attributes["http.url"] == (
+        "http://landing.test/?utm_source=google&utm_campaign=spring-launch&gclid=REDACTED"
+        "&fbclid=REDACTED&msclkid=REDACTED&li_fat_id=REDACTED&gbraid=REDACTED"
+        "&wbraid=REDACTED&ttclid=REDACTED&ref=REDACTED"
+    )
+    assert server.attributes["net.peer.ip"] == "203.0.113.0"
+    assert server.attributes["http.user_agent"] == "Chrome 120 / macOS"
+
+
+async def test_visitor_attributes_kept_when_configured(
+    metric_reader: InMemoryMetricReader, clients: ClientFactory
+) -> None:
+    """``url_query=keep``, ``client_address=keep``, ``user_agent=keep`` leave them as sent."""
+    for handle in active_handle(
+        metric_reader, url_query="keep", client_address="keep", user_agent="keep"
+    ):
+        client = clients(make_app(handle), client_addr=VISITOR_ADDRESS)
+        await client.get(f"/?{CLICK_IDS_QUERY}", headers={"user-agent": VISITOR_USER_AGENT})
+        (server,) = server_spans(handle)
+        assert server.attributes["http.url"] == f"http://landing.test/?{CLICK_IDS_QUERY}"
+        assert server.attributes["net.peer.ip"] == VISITOR_ADDRESS
+        assert server.attributes["http.user_agent"] == VISITOR_USER_AGENT
+
+
+PLAIN_UTM_QUERY = "utm_source=newsletter&utm_medium=email&utm_campaign=november-digest"
+"""An ordinary campaign link: source, medium and campaign name, no ``utm_id``."""
+
+
+def lead_app(handle: Leadtrace) -> FastAPI:
+    """An app whose form post takes a lead from submission to the CRM write."""
+    app = FastAPI()
+    granted = leadtrace.ConsentState(
+        status="granted", purposes=frozenset({"marketing"}), basis="consent", source="form"
+    )
+
+    @app.post("/demo")
+    async def demo() -> dict[str, str]:
+        leadtrace.annotate(consent=granted)
+        leadtrace.emit("form_submitted", form_id="demo", field_names=("email",))
+        leadtrace.emit("lead_created", lead_id="L-1", dedupe_outcome="created")
+        leadtrace.emit("lead_routed", lead_id="L-1", routing_rule_id="R-1", owner_id="U-1")
+        leadtrace.emit(
+            "crm_updated", crm_system="hubspot", crm_object="contact", record_id="C-1",
+            operation="create", lead_id="L-1", lead_score=40.0, routing_rule_id="R-1",
+        )  # fmt: skip
+        return {"ok": "yes"}
+
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider
+    )
+    return app
+
+
+async def test_plain_utm_link_makes_a_complete_lead(web: Leadtrace, clients: ClientFactory) -> None:
+    """Without ``utm_id`` the campaign id comes from ``utm_campaign``: no contract violation."""
+    await clients(lead_app(web)).post(f"/demo?{PLAIN_UTM_QUERY}", data={"email": "x"})
+    stages = ["form_submitted", "lead_created", "lead_routed", "crm_updated"]
+    for name in stages:
+        (span,) = spans_named(web, name)
+        assert span.attributes[semconv.CAMPAIGN_ID] == "november-digest", name
+        assert span.attributes[semconv.CAMPAIGN_ID_SOURCE] == "utm_campaign", name
+        assert semconv.QUALITY_MISSING not in span.attributes, name
+        assert span.attributes.get(semconv.QUALITY_VALID, True) is True, name
+
+
+async def test_utm_id_wins_and_the_source_is_configurable(clients: ClientFactory) -> None:
+    """``utm_id`` is preferred by default; ``campaign_id_params`` changes the order."""
+    query = f"{PLAIN_UTM_QUERY}&utm_id=nd-26"
+    for params, expected in (
+        (None, ("nd-26", "utm_id")),
+        (["utm_campaign", "utm_id"], ("november-digest", "utm_campaign")),
+    ):
+        for handle in active_handle(InMemoryMetricReader(), campaign_id_params=params):
+            await clients(lead_app(handle)).post(f"/demo?{query}", data={"email": "x"})
+            (span,) = spans_named(handle, "lead_created")
+            attrs = span.attributes
+            assert expected == (attrs[semconv.CAMPAIGN_ID], attrs[semconv.CAMPAIGN_ID_SOURCE])
+
+
+def test_campaign_id_params_outside_utm_are_refused() -> None:
+    """A campaign id parameter the integrations never read is a setup error naming it."""
+    for _ in active_handle(InMemoryMetricReader(), campaign_id_params=["cid"]):
+        with pytest.raises(leadtrace.ConfigError, match=r"campaign_id_params.*\['cid'\]"):
+            LeadtraceMiddleware(FastAPI())
+
+
+def consent_app(handle: Leadtrace) -> FastAPI:
+    """A page and a banner endpoint whose choice the handler passes to ``annotate()``."""
+    app = FastAPI()
+
+    @app.get("/")
+    async def index() -> dict[str, Any]:
+        current = leadtrace.current_journey()
+        assert current is not None
+        return {"journey_id": current.journey_id, "campaign": current.campaign.name}
+
+    @app.post("/consent")
+    async def consent(request: Request) -> dict[str, str]:
+        choice = (await request.body()).decode()
+        status = "granted" if choice == "choice=accept" else "denied"
+        leadtrace.annotate(consent=leadtrace.ConsentState(status=status, source="banner"))
+        return {"status": status}
+
+    app.add_middleware(LeadtraceMiddleware)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider
+    )
+    return app
+
+
+@pytest.fixture
+def opt_in(metric_reader: InMemoryMetricReader) -> Any:
+    """A local handle under the default consent policy (``opt_in``)."""
+    yield from active_handle(metric_reader, service_name="landing-web")
+
+
+async def test_opt_in_writes_no_cookie_before_consent(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """A first visit with UTMs and no consent decision gets no cookie (and says so)."""
+    response = await clients(consent_app(opt_in)).get(f"/?{CAMPAIGN_QUERY}")
+    assert "set-cookie" not in response.headers
+    (server,) = server_spans(opt_in)
+    assert server.attributes[semconv.CAMPAIGN_COOKIE] == semconv.COOKIE_WITHHELD
+
+
+async def test_opt_in_accept_keeps_the_landing_touch(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """Accept, posted from the landing page, writes the cookie with the landing's first touch."""
+    client = clients(consent_app(opt_in))
+    landing = f"http://landing.test/?{CAMPAIGN_QUERY}"
+    await client.get(landing)
+    accepted = await client.post("/consent", content="choice=accept", headers={"referer": landing})
+    assert COOKIE in accepted.cookies
+    again = (await client.get("/")).json()
+    assert again["campaign"] == "spring-launch"
+    assert server_spans(opt_in)[-1].attributes[semconv.JOURNEY_ORIGIN] == "cookie"
+
+
+async def test_reject_deletes_the_cookie_and_its_journey_ends(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """Reject after Accept deletes the cookie; the next visit starts a new journey."""
+    client = clients(consent_app(opt_in))
+    await client.post("/consent", content="choice=accept")
+    first = (await client.get(f"/?{CAMPAIGN_QUERY}")).json()["journey_id"]
+    rejected = await client.post("/consent", content="choice=reject")
+    assert rejected.headers["set-cookie"].startswith(f"{COOKIE}=;")
+    assert "Max-Age=0" in rejected.headers["set-cookie"]
+    assert server_spans(opt_in)[-1].attributes[semconv.CAMPAIGN_COOKIE] == "deleted"
+    assert COOKIE not in client.cookies
+    assert (await client.get("/")).json()["journey_id"] != first
+
+
+async def test_gpc_ignores_and_deletes_an_existing_cookie(
+    opt_in: Leadtrace, clients: ClientFactory
+) -> None:
+    """With ``Sec-GPC: 1`` no journey continues from the cookie, and the cookie is deleted."""
+    client = clients(consent_app(opt_in))
+    await client.post("/consent", content="choice=accept")
+    first = (await client.get("/")).json()["journey_id"]
+    response = await client.get("/", headers={"sec-gpc": "1"})
+    assert response.json()["journey_id"] != first
+    assert "Max-Age=0" in response.headers["set-cookie"]

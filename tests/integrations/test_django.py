@@ -12,11 +12,15 @@ import pytest
 from _webtest import (
     BAD_REQUESTS,
     CAMPAIGN_QUERY,
+    CLICK_IDS_QUERY,
     EMAIL_QUERY,
     UNTRUSTED,
+    VISITOR_ADDRESS,
+    VISITOR_USER_AGENT,
     VendorServer,
     assert_no_business_context,
     assert_steady_visits_remembered,
+    assert_visitor_not_exported,
     call_out,
     count_full_decisions,
     counter_value,
@@ -206,3 +210,14 @@ def test_missing_django_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delitem(sys.modules, "leadtrace.integrations.django", raising=False)
     with pytest.raises(ImportError, match=r"pip install 'leadtrace\[django\]'"):
         importlib.import_module("leadtrace.integrations.django")
+
+
+def test_server_span_keeps_no_click_id_address_or_full_user_agent(
+    web: Leadtrace, instrumented: None
+) -> None:
+    """OpenTelemetry's server span exports redacted query values, a /24 and a reduced agent."""
+    client_for(VISITOR_ADDRESS).get(f"/?{CLICK_IDS_QUERY}", HTTP_USER_AGENT=VISITOR_USER_AGENT)
+    server = assert_visitor_not_exported(web)
+    assert "gclid=REDACTED" in server.attributes["http.url"]
+    assert server.attributes["net.peer.ip"] == "203.0.113.0"
+    assert server.attributes["http.user_agent"] == "Chrome 120 / macOS"

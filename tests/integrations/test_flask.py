@@ -12,11 +12,15 @@ import pytest
 from _webtest import (
     BAD_REQUESTS,
     CAMPAIGN_QUERY,
+    CLICK_IDS_QUERY,
     EMAIL_QUERY,
     UNTRUSTED,
+    VISITOR_ADDRESS,
+    VISITOR_USER_AGENT,
     VendorServer,
     assert_no_business_context,
     assert_steady_visits_remembered,
+    assert_visitor_not_exported,
     call_out,
     count_full_decisions,
     counter_value,
@@ -179,3 +183,14 @@ def test_missing_flask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "leadtrace.integrations.flask")
     with pytest.raises(ImportError, match=r"pip install 'leadtrace\[flask\]'"):
         importlib.import_module("leadtrace.integrations.flask")
+
+
+def test_server_span_keeps_no_click_id_address_or_full_user_agent(web: Leadtrace) -> None:
+    """OpenTelemetry's server span exports redacted query values, a /24 and a reduced agent."""
+    client = client_for(make_app(web), VISITOR_ADDRESS)
+    client.get(f"/?{CLICK_IDS_QUERY}", headers={"User-Agent": VISITOR_USER_AGENT})
+    server = assert_visitor_not_exported(web)
+    assert server.attributes["http.target"].startswith("/?utm_source=google&")
+    assert "gclid=REDACTED" in server.attributes["http.target"]
+    assert server.attributes["net.peer.ip"] == "203.0.113.0"
+    assert server.attributes["http.user_agent"] == "Chrome 120 / macOS"

@@ -35,6 +35,7 @@ from leadtrace.privacy import DEVELOPMENT_HASH_KEY
 __all__ = [
     "ATTRIBUTION_PARAMS",
     "CLICK_IDS",
+    "DEFAULT_CAMPAIGN_ID_PARAMS",
     "DEFAULT_CHANNEL_RULES",
     "MAX_COOKIE_VALUE",
     "UTM_PARAMS",
@@ -72,7 +73,19 @@ MAX_COOKIE_VALUE: Final = 4096
 
 _COOKIE_VERSION = "v1"
 _KEY_LABEL = b"leadtrace first-touch cookie v1"
-_CAMPAIGN_FIELDS = ("id", "source", "medium", "name", "term", "content", "channel", "click_id_type")
+_CAMPAIGN_FIELDS = (
+    "id",
+    "source",
+    "medium",
+    "name",
+    "term",
+    "content",
+    "channel",
+    "click_id_type",
+    "id_source",
+)
+DEFAULT_CAMPAIGN_ID_PARAMS: Final = ("utm_id", "utm_campaign")
+"""Where ``campaign.id`` comes from by default: ``utm_id``, else ``utm_campaign``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,17 +250,19 @@ def classify(
     referrer: str | None,
     own_host: str | None,
     rules: ChannelRules = DEFAULT_CHANNEL_RULES,
+    id_params: tuple[str, ...] = DEFAULT_CAMPAIGN_ID_PARAMS,
 ) -> Campaign:
     """The touch of one visit: UTM values, click id type, referrer-derived source and channel.
 
     A referrer on ``own_host`` (internal navigation) counts as no referrer. Without UTM
     parameters, organic and referral visits take the referrer host as their source and
-    ``organic`` / ``referral`` as their medium. Results are cached (LRU, 1024 entries): the
-    same landing URL and referrer give the same, immutable campaign.
+    ``organic`` / ``referral`` as their medium. The campaign id is the value of the first of
+    ``id_params`` present (its name goes to ``id_source``). Results are cached (LRU, 1024
+    entries): the same landing URL and referrer give the same, immutable campaign.
     """
     if referrer is not None and own_host is not None and referrer == own_host:
         referrer = None
-    return _classify(tuple(sorted(params.items())), referrer, rules)[0]
+    return _classify(tuple(sorted(params.items())), referrer, rules, id_params)[0]
 
 
 def touches(
@@ -255,19 +270,24 @@ def touches(
     referrer: str | None,
     own_host: str | None,
     rules: ChannelRules = DEFAULT_CHANNEL_RULES,
+    id_params: tuple[str, ...] = DEFAULT_CAMPAIGN_ID_PARAMS,
 ) -> tuple[Campaign, Campaign]:
     """The visit's touch labelled as first and as last touch (see :func:`classify`)."""
     if referrer is not None and own_host is not None and referrer == own_host:
         referrer = None
-    _, first, last = _classify(tuple(sorted(params.items())), referrer, rules)
+    _, first, last = _classify(tuple(sorted(params.items())), referrer, rules, id_params)
     return first, last
 
 
 @lru_cache(maxsize=1024)
 def _classify(
-    items: tuple[tuple[str, str], ...], referrer: str | None, rules: ChannelRules
+    items: tuple[tuple[str, str], ...],
+    referrer: str | None,
+    rules: ChannelRules,
+    id_params: tuple[str, ...],
 ) -> tuple[Campaign, Campaign, Campaign]:
     params = dict(items)
+    id_source = next((name for name in id_params if params.get(name)), None)
     click_id = next((c for c in CLICK_IDS if c in params), None)
     channel = rules.channel(params, click_id, referrer)
     source = params.get("utm_source")
@@ -276,7 +296,7 @@ def _classify(
         source = referrer
         medium = medium or channel
     base = Campaign(
-        id=params.get("utm_id"),
+        id=params[id_source] if id_source is not None else None,
         source=source,
         medium=medium,
         name=params.get("utm_campaign"),
@@ -284,6 +304,7 @@ def _classify(
         content=params.get("utm_content"),
         channel=channel,
         click_id_type=click_id,
+        id_source=id_source,
     )
     return (
         base,
@@ -347,7 +368,7 @@ def _campaign_dict(campaign: Campaign) -> dict[str, str]:
     }
 
 
-_ESSENTIAL_FIELDS = ("id", "source", "medium", "channel", "click_id_type")
+_ESSENTIAL_FIELDS = ("id", "source", "medium", "channel", "click_id_type", "id_source")
 
 
 def encode_cookie(state: AttributionState, key: bytes) -> str:

@@ -35,6 +35,7 @@ from leadtrace.context import (
     BusinessContext,
     attach_journey,
     current_context,
+    current_journey,
     detach_journey,
     extract,
 )
@@ -43,6 +44,7 @@ from leadtrace.events import Campaign, new_event_id, now
 from leadtrace.integrations._attribution import (
     ATTRIBUTION_PARAMS,
     DEFAULT_CHANNEL_RULES,
+    UTM_PARAMS,
     AttributionState,
     ChannelRules,
     CookieRejectedError,
@@ -53,6 +55,7 @@ from leadtrace.integrations._attribution import (
     same_campaign,
     touches,
 )
+from leadtrace.integrations._redact import RequestRedaction
 from leadtrace.integrations._request import (
     MAX_HEADERS,
     READ_HEADERS,
@@ -71,6 +74,7 @@ from leadtrace.scrubbing import might_contain_pii
 
 __all__ = [
     "SYNTHETIC_HEADER",
+    "CookiePlan",
     "SessionStart",
     "SetCookie",
     "SteadyKey",
@@ -118,6 +122,11 @@ class SetCookie:
             parts.append("Secure")
         return "; ".join(parts)
 
+    @classmethod
+    def deletion(cls, name: str, secure: bool) -> SetCookie:
+        """The cookie that deletes ``name`` in the browser (empty, ``Max-Age=0``)."""
+        return cls(name=name, value="", max_age=0, secure=secure)
+
     def apply(self, response: Any) -> None:
         """Set the cookie on a framework response with a ``set_cookie`` method (Flask, Django)."""
         response.set_cookie(
@@ -129,6 +138,51 @@ class SetCookie:
             httponly=True,
             samesite="Lax",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CookiePlan:
+    """What may happen to the first-touch cookie, decided at the response from the consent
+    the request ended with (the app may have called ``annotate(consent=...)``).
+
+    Attributes:
+        name: cookie name.
+        state: the journey state to store (None: nothing new to store).
+        key: key signing the cookie.
+        max_age: lifetime in seconds.
+        secure: HTTPS request (the cookie gets ``Secure``).
+        had_cookie: the request carried the cookie (a denial deletes it).
+        continued: the journey continued from a valid cookie (consent was given before).
+        opt_in: ``consent_policy`` is ``opt_in`` (write only once consent is granted).
+        gpc: the request sent ``Sec-GPC: 1``.
+    """
+
+    name: str
+    state: AttributionState | None
+    key: bytes
+    max_age: int
+    secure: bool
+    had_cookie: bool
+    continued: bool
+    opt_in: bool
+    gpc: bool
+
+    def decide(self, consent: ConsentState | None) -> tuple[SetCookie | None, str | None]:
+        """The cookie to set for a request that ended with ``consent``, and the
+        ``martech.campaign.cookie`` value that says so (None: leave it as it is)."""
+        status = consent.status if consent is not None else None
+        if self.gpc or status in _NO_COOKIE_STATUSES:
+            if self.had_cookie:
+                return SetCookie.deletion(self.name, self.secure), semconv.COOKIE_DELETED
+            return None, None
+        if self.state is None:
+            return None, None
+        if self.opt_in and not self.continued and status != semconv.CONSENT_STATUS_GRANTED:
+            return None, semconv.COOKIE_WITHHELD
+        cookie = SetCookie(
+            self.name, encode_cookie(self.state, self.key), self.max_age, self.secure
+        )
+        return cookie, None if self.had_cookie else semconv.COOKIE_NEW
 
 
 def request_from_asgi(scope: Mapping[str, Any]) -> RequestInfo:
@@ -281,6 +335,14 @@ _STEADY_KEY_MAX: Final = 4096
 """Characters of raw input a remembered decision may be keyed by (longer: decided in full)."""
 
 
+def _referrer_touches(
+    referer: str | None, rules: ChannelRules, id_params: tuple[str, ...]
+) -> tuple[Campaign, Campaign]:
+    """First and last touch from the attribution parameters in a same-site ``Referer``."""
+    query = referer.partition("?")[2].partition("#")[0] if referer else ""
+    return touches(parse_query(query, ATTRIBUTION_PARAMS), None, None, rules, id_params)
+
+
 class _Steady(NamedTuple):
     """The journey decision for a steady returning visit: the same cookie, no new touch to
     store, no rejected input, consent from the cached TCF decoding or none. Such a request
@@ -291,6 +353,7 @@ class _Steady(NamedTuple):
     context: BusinessContext
     server_attributes: dict[str, Any]
     strip_baggage: bool
+    cookie: CookiePlan
 
 
 def _rememberable(key: SteadyKey) -> bool:
@@ -349,7 +412,14 @@ class WebJourneys:
             raise ConfigError(f"cookie_max_age_days must be positive, got {cookie_max_age_days}")
         if cookie_name is not None and (not cookie_name or any(c in cookie_name for c in ";=, ")):
             raise ConfigError(f"cookie_name {cookie_name!r} is not a valid cookie name")
-        bad = invalid_networks(current().settings.trusted_networks)
+        settings = current().settings
+        unknown = [p for p in settings.campaign_id_params if p not in UTM_PARAMS]
+        if unknown:
+            raise ConfigError(
+                f"setting 'campaign_id_params' names {unknown}, which are not UTM parameters; "
+                f"use names from {list(UTM_PARAMS)}"
+            )
+        bad = invalid_networks(settings.trusted_networks)
         if bad:
             raise ConfigError(
                 f"setting 'trusted_networks' has entries that are not CIDR networks: {bad}; "
@@ -362,6 +432,20 @@ class WebJourneys:
         self._max_age_days = cookie_max_age_days
         self._keys: tuple[Settings, bytes] | None = None
         self._steady: dict[SteadyKey, _Steady] = {}
+        self._redaction: RequestRedaction | None = None
+
+    def redact(self, server_span: Span) -> None:
+        """Rewrite what OpenTelemetry put on ``server_span`` about the visitor (query values,
+        client IP, user agent) as the ``url_query``, ``client_address`` and ``user_agent``
+        settings say. Adapters call it first on every request. Never raises."""
+        try:
+            settings = current().settings
+            redaction = self._redaction
+            if redaction is None or redaction.settings is not settings:
+                redaction = self._redaction = RequestRedaction(settings)
+            redaction.apply(server_span)
+        except Exception as exc:
+            internal_error(exc, "web.redact")
 
     def _key(self, settings: Settings) -> bytes:
         if self._cookie_key is not None:
@@ -397,7 +481,9 @@ class WebJourneys:
                 return None
             if server_span.is_recording():
                 add_attributes(server_span, steady.server_attributes)
-            return WebRequest(runtime, steady.context, server_span, steady.strip_baggage)
+            return WebRequest(
+                runtime, steady.context, server_span, steady.strip_baggage, steady.cookie
+            )
         except Exception as exc:
             internal_error(exc, "web.remembered")
             return None
@@ -426,7 +512,8 @@ class WebJourneys:
         headers = request.headers
         name = self._cookie_name or settings.cookie_name
         referrer = referrer_host(headers.get("referer"))
-        if referrer is not None and referrer == request.host:
+        same_site = referrer is not None and referrer == request.host
+        if same_site:
             referrer = None
 
         rejected: list[str] = []
@@ -434,10 +521,9 @@ class WebJourneys:
 
         parsed = consent_from_request(headers, request.cookies, lower_case_headers=True)
         consent = parsed.state
-        may_set_cookie = not parsed.gpc and (
-            consent is None or consent.status not in _NO_COOKIE_STATUSES
-        )
-        first_touch, last_touch = touches(request.params, referrer, None, self.rules)
+        denied = parsed.gpc or (consent is not None and consent.status in _NO_COOKIE_STATUSES)
+        id_params = settings.campaign_id_params
+        first_touch, last_touch = touches(request.params, referrer, None, self.rules, id_params)
 
         parent: BusinessContext | None = None
         if _JOURNEY_HEADER in request.headers:
@@ -451,7 +537,7 @@ class WebJourneys:
         state: AttributionState | None = None
         raw_cookie = request.cookies.get(name)
         cookie_status = semconv.COOKIE_NONE
-        if raw_cookie is not None:
+        if raw_cookie is not None and not denied:  # a denial ignores the cookie (and deletes it)
             try:
                 state = decode_cookie(raw_cookie, key)
                 cookie_status = semconv.COOKIE_VALID
@@ -488,6 +574,12 @@ class WebJourneys:
                 )
         else:
             origin = semconv.JOURNEY_ORIGIN_NEW
+            if same_site and not request.params and raw_cookie is None:
+                # No cookie yet (consent pending): the page this request came from, on the
+                # same site, carries the landing touch (a banner's Accept posting from it).
+                first_touch, last_touch = _referrer_touches(
+                    headers.get("referer"), self.rules, id_params
+                )
             last = last_touch
             ctx = BusinessContext(
                 journey_id=new_event_id(),
@@ -498,17 +590,18 @@ class WebJourneys:
             )
             new_state = AttributionState(ctx.journey_id, ctx.started_at, first_touch, last_touch)
 
-        set_cookie: SetCookie | None = None
-        if new_state is not None and may_set_cookie:
-            days = self._max_age_days or settings.cookie_max_age_days
-            set_cookie = SetCookie(
-                name=name,
-                value=encode_cookie(new_state, key),
-                max_age=days * 86400,
-                secure=request.scheme == "https",
-            )
-            if cookie_status == semconv.COOKIE_NONE:
-                cookie_status = semconv.COOKIE_NEW
+        days = self._max_age_days or settings.cookie_max_age_days
+        plan = CookiePlan(
+            name=name,
+            state=new_state,
+            key=key,
+            max_age=days * 86400,
+            secure=request.scheme == "https",
+            had_cookie=raw_cookie is not None,
+            continued=origin == semconv.JOURNEY_ORIGIN_COOKIE,
+            opt_in=settings.consent_policy == "opt_in",
+            gpc=parsed.gpc,
+        )
 
         if rejected:
             counter = _rejected_counter(runtime)
@@ -529,11 +622,11 @@ class WebJourneys:
             if (
                 steady_key is not None
                 and origin == semconv.JOURNEY_ORIGIN_COOKIE
-                and set_cookie is None
+                and new_state is None
                 and not rejected
                 and (consent is None or parsed.tcf is not None)  # TCF states are cached too
             ):
-                self._remember(steady_key, _Steady(runtime, ctx, attrs, not trusted))
+                self._remember(steady_key, _Steady(runtime, ctx, attrs, not trusted, plan))
 
         session_events = (
             self._session_events if self._session_events is not None else settings.session_events
@@ -543,7 +636,7 @@ class WebJourneys:
             if session_events and origin == semconv.JOURNEY_ORIGIN_NEW
             else None
         )
-        return WebRequest(runtime, ctx, server_span, not trusted, set_cookie, session)
+        return WebRequest(runtime, ctx, server_span, not trusted, plan, session)
 
 
 class SessionStart(NamedTuple):
@@ -562,7 +655,7 @@ class WebRequest:
         context: the request's journey.
         server_span: the OpenTelemetry server span of the request.
         strip_baggage: remove business-looking inbound W3C baggage (untrusted client).
-        set_cookie: cookie to set on the response (None: leave the browser's cookie as it is).
+        cookie: what may happen to the first-touch cookie; :meth:`response_cookie` decides.
         session: emit the session events of a new journey with these values (None: do not).
     """
 
@@ -570,10 +663,10 @@ class WebRequest:
         "_baggage_token",
         "_token",
         "context",
+        "cookie",
         "runtime",
         "server_span",
         "session",
-        "set_cookie",
         "strip_baggage",
     )
 
@@ -583,7 +676,7 @@ class WebRequest:
         context: BusinessContext,
         server_span: Span,
         strip_baggage: bool,
-        set_cookie: SetCookie | None = None,
+        cookie: CookiePlan | None = None,
         session: SessionStart | None = None,
     ) -> None:
         # Positional: built on every request, and keyword arguments cost more to match.
@@ -591,7 +684,7 @@ class WebRequest:
         self.context = context
         self.server_span = server_span
         self.strip_baggage = strip_baggage
-        self.set_cookie = set_cookie
+        self.cookie = cookie
         self.session = session
         self._token: object | None = None
         self._baggage_token: object | None = None
@@ -634,6 +727,29 @@ class WebRequest:
             ctx = baggage.remove_baggage(key, ctx)
         self._baggage_token = otel_context.attach(ctx)
         _rejected_counter(self.runtime).add(len(doomed), {"reason": "untrusted_baggage"})
+
+    def response_cookie(self) -> SetCookie | None:
+        """The cookie to set on the response (None: leave the browser's cookie as it is).
+
+        Call it inside the request, as the response starts: it reads the consent the journey
+        ended with (the handler may have called ``leadtrace.annotate(consent=...)``), writes
+        the first-touch cookie only as the ``consent_policy`` setting allows, and deletes it
+        when consent was denied. The server span's ``martech.campaign.cookie`` says which.
+        Never raises.
+        """
+        plan = self.cookie
+        if plan is None:
+            return None
+        try:
+            journey = current_journey()
+            consent = (journey if journey is not None else self.context).consent
+            cookie, status = plan.decide(consent)
+            if status is not None and self.server_span.is_recording():
+                self.server_span.set_attribute(semconv.CAMPAIGN_COOKIE, status)
+            return cookie
+        except Exception as exc:
+            internal_error(exc, "web.response_cookie")
+            return None
 
     def record_form(self, names: Iterable[str]) -> None:
         """Put the names (never the values) of a posted form's fields on the server span."""

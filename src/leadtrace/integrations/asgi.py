@@ -18,6 +18,11 @@ With plain Starlette or another ASGI app, OpenTelemetry's middleware goes outerm
 
 The middleware itself needs no framework; :func:`instrument_fastapi` does both steps and needs
 the ``fastapi`` extra.
+
+It also flushes telemetry on the ASGI lifespan shutdown (uvicorn runs it on SIGTERM, then ends
+the process without ``atexit`` hooks): the last requests' spans are exported before the
+process stops. An app that does not speak the lifespan protocol (Django's ASGI handler) gets
+it spoken for it, so the flush still happens.
 """
 
 from __future__ import annotations
@@ -31,12 +36,12 @@ from leadtrace._guard import internal_error
 from leadtrace.integrations._attribution import ChannelRules
 from leadtrace.integrations._request import MAX_BODY_SCAN, form_field_names, is_form
 from leadtrace.integrations._web import (
-    SetCookie,
     WebJourneys,
     WebRequest,
     asgi_steady_key,
     request_from_asgi,
 )
+from leadtrace.integrations.shutdown import DEFAULT_FLUSH_TIMEOUT_MILLIS, flush
 
 __all__ = ["LeadtraceMiddleware", "instrument_fastapi"]
 
@@ -66,6 +71,9 @@ class LeadtraceMiddleware:
         cookie_name: first-touch cookie name (default: the ``cookie_name`` setting).
         cookie_key: key signing the cookie (default: the ``cookie_key`` setting).
         cookie_max_age_days: cookie lifetime (default: the ``cookie_max_age_days`` setting).
+        flush_on_shutdown: flush telemetry on the lifespan shutdown (default True), waiting at
+            most ``flush_timeout_millis``.
+        flush_timeout_millis: longest wait for the shutdown flush.
 
     Raises:
         ConfigError: an option is invalid.
@@ -80,8 +88,12 @@ class LeadtraceMiddleware:
         cookie_name: str | None = None,
         cookie_key: bytes | str | None = None,
         cookie_max_age_days: int | None = None,
+        flush_on_shutdown: bool = True,
+        flush_timeout_millis: int = DEFAULT_FLUSH_TIMEOUT_MILLIS,
     ) -> None:
         self.app = app
+        self.flush_on_shutdown = flush_on_shutdown
+        self.flush_timeout_millis = flush_timeout_millis
         self.journeys = WebJourneys(
             channel_rules=channel_rules,
             session_events=session_events,
@@ -92,8 +104,12 @@ class LeadtraceMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app for one connection; only ``http`` scopes get a journey."""
-        if scope.get("type") != "http":
-            await self.app(scope, receive, send)
+        kind = scope.get("type")
+        if kind != "http":
+            if kind == "lifespan" and self.flush_on_shutdown:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         web = self._begin(scope)
         if web is None:
@@ -101,16 +117,42 @@ class LeadtraceMiddleware:
             return
         web.enter()
         try:
-            if web.set_cookie is not None:
-                send = _cookie_send(send, web.set_cookie)
+            if web.cookie is not None:
+                send = _cookie_send(send, web)
             if scope.get("method") != "GET":
                 receive = _form_receive(scope, receive, web)
             await self.app(scope, receive, send)
         finally:
             web.exit()
 
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app's lifespan, flushing before the shutdown is reported complete."""
+        received: list[str] = []
+        sent = False
+
+        async def receive_noting() -> Message:
+            message = await receive()
+            received.append(str(message.get("type")))
+            return message
+
+        async def send_flushing(message: Message) -> None:
+            nonlocal sent
+            sent = True
+            if message.get("type") in _SHUTDOWN_DONE:
+                flush(self.flush_timeout_millis)
+            await send(message)
+
+        try:
+            await self.app(scope, receive_noting, send_flushing)
+        except Exception:
+            if sent:
+                raise  # the app speaks lifespan and failed in it: the server must know
+            # The app does not speak lifespan (it raised before answering): speak it for it.
+            await _serve_lifespan(receive, send, received, self.flush_timeout_millis)
+
     def _begin(self, scope: Scope) -> WebRequest | None:
         span = trace.get_current_span()
+        self.journeys.redact(span)
         key = asgi_steady_key(scope)
         if key is not None:
             web = self.journeys.remembered(key, span)
@@ -124,15 +166,38 @@ class LeadtraceMiddleware:
         return self.journeys.begin(request, span, steady_key=key)
 
 
-def _cookie_send(send: Send, cookie: SetCookie) -> Send:
-    """Wrap ``send``: add the ``Set-Cookie`` header at the response start."""
+_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
+
+
+async def _serve_lifespan(
+    receive: Receive, send: Send, received: list[str], timeout_millis: int
+) -> None:
+    """Answer the lifespan protocol for an app without it: start at once, flush at shutdown."""
+    if "lifespan.shutdown" in received:
+        flush(timeout_millis)
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if "lifespan.startup" not in received:
+        await receive()
+    await send({"type": "lifespan.startup.complete"})
+    while (await receive()).get("type") != "lifespan.shutdown":
+        pass
+    flush(timeout_millis)
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+def _cookie_send(send: Send, web: WebRequest) -> Send:
+    """Wrap ``send``: add the ``Set-Cookie`` header, if consent allows one, at the response
+    start."""
 
     async def send_with_cookie(message: Message) -> None:
         if message.get("type") == "http.response.start":
             try:
-                headers = list(message.get("headers") or ())
-                headers.append((b"set-cookie", cookie.header().encode("latin-1")))
-                message["headers"] = headers
+                cookie = web.response_cookie()
+                if cookie is not None:
+                    headers = list(message.get("headers") or ())
+                    headers.append((b"set-cookie", cookie.header().encode("latin-1")))
+                    message["headers"] = headers
             except Exception as exc:
                 internal_error(exc, "asgi.set_cookie")
         await send(message)

@@ -108,6 +108,7 @@ class LeadtraceMiddleware:
 
     def _begin(self, request: HttpRequest) -> WebRequest | None:
         span = trace.get_current_span()
+        self.journeys.redact(span)
         key = wsgi_steady_key(request.META)
         web = self.journeys.remembered(key, span)
         if web is not None:
@@ -124,8 +125,9 @@ class LeadtraceMiddleware:
         try:
             if request.method in _FORM_METHODS and is_form(request.content_type):
                 _record_form(web, request)
-            if web.set_cookie is not None:
-                web.set_cookie.apply(response)
+            cookie = web.response_cookie()
+            if cookie is not None:
+                cookie.apply(response)
         except Exception as exc:
             internal_error(exc, "django.finish")
 

@@ -86,6 +86,7 @@ def init_app(
     def leadtrace_before_request() -> None:
         environ = flask.request.environ
         span = trace.get_current_span()
+        journeys.redact(span)
         key = wsgi_steady_key(environ)
         web = journeys.remembered(key, span)
         if web is None:
@@ -105,8 +106,9 @@ def init_app(
             return response
         try:
             _record_form(web)
-            if web.set_cookie is not None:
-                web.set_cookie.apply(response)
+            cookie = web.response_cookie()
+            if cookie is not None:
+                cookie.apply(response)
         except Exception as exc:
             internal_error(exc, "flask.after_request")
         return response
