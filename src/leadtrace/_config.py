@@ -131,6 +131,46 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
+
+
+def _size(name: str, raw: str) -> int:
+    text = raw.strip().lower().replace("_", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = text[len(number) :].strip()
+    try:
+        value = int(float(number) * _SIZE_UNITS[unit])
+    except (KeyError, ValueError):
+        value = -1
+    if value <= 0:
+        raise ConfigError(
+            f"setting {name!r} must be a size such as 64MiB, 512k or 1048576, got {raw!r}"
+        )
+    return value
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"setting {name!r} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _resource_attributes(name: str, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for part in raw.split(","):
@@ -292,6 +332,60 @@ SETTINGS: tuple[Setting, ...] = (
         "none for `configure(local=True)`. `off` disables it.",
         _optional_text,
     ),
+    # --- delivery: queue, spool, deadlines, value limit (docs/delivery.md) ----------------------
+    Setting(
+        "spool_dir",
+        ("LEADTRACE_SPOOL_DIR",),
+        "",
+        "Folder of the on-disk spool that holds spans while the OTLP collector is unreachable "
+        "or a burst outruns it; they are sent again in order when it answers. Unset: "
+        "`<local_dir>/spool` for a global setup, none for `configure(local=True)`. `off` "
+        "disables it (spans the collector cannot take are then counted as dropped).",
+        _optional_text,
+    ),
+    Setting(
+        "spool_max_bytes",
+        ("LEADTRACE_SPOOL_MAX_BYTES",),
+        "64MiB",
+        "Size cap of the spool folder (e.g. `64MiB`, `512k`, `1048576`). Spans that do not fit "
+        "are dropped and counted in `leadtrace.spans.dropped{reason=spool_full}`.",
+        _size,
+    ),
+    Setting(
+        "max_queue_size",
+        ("LEADTRACE_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"),
+        "2048",
+        "Spans held in memory before export; past it the oldest go to the spool (or are "
+        "counted as dropped without one).",
+        _positive_int,
+    ),
+    Setting(
+        "export_timeout",
+        ("LEADTRACE_EXPORT_TIMEOUT",),
+        "10",
+        "Seconds one export request may take; a flush or shutdown with less time left shortens it.",
+        _seconds,
+    ),
+    Setting(
+        "shutdown_timeout",
+        ("LEADTRACE_SHUTDOWN_TIMEOUT",),
+        "5",
+        "Seconds `shutdown()` (also run at process exit) may take to send what is queued; "
+        "what is left goes to the spool.",
+        _seconds,
+    ),
+    Setting(
+        "attribute_value_limit",
+        (
+            "LEADTRACE_ATTRIBUTE_VALUE_LIMIT",
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ),
+        "4096",
+        "Longest text attribute value exported, in characters; longer values are cut and "
+        "the cut recorded in `martech.quality.violations` as `<attribute>:truncated`.",
+        _positive_int,
+    ),
 )
 """Every setting, in documentation order."""
 
@@ -319,6 +413,12 @@ class Settings:
     cookie_max_age_days: int
     session_events: bool
     consent_audit_log: str | None
+    spool_dir: str | None
+    spool_max_bytes: int
+    max_queue_size: int
+    export_timeout: float
+    shutdown_timeout: float
+    attribute_value_limit: int
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 
@@ -401,6 +501,16 @@ def resolve_settings(
 _KEYS = frozenset({"hash_key", "cookie_key"})
 _BOOLS = frozenset({"scrub", "export_logs", "session_events"})
 _LISTS = frozenset({"propagate_to", "trusted_networks"})
+_NUMBERS = frozenset(
+    {
+        "cookie_max_age_days",
+        "spool_max_bytes",
+        "max_queue_size",
+        "export_timeout",
+        "shutdown_timeout",
+        "attribute_value_limit",
+    }
+)
 
 
 def _coerce_argument(setting: Setting, value: Any) -> Any:
@@ -423,13 +533,13 @@ def _coerce_argument(setting: Setting, value: Any) -> Any:
         return {str(k): str(v) for k, v in value.items()}
     if name in _BOOLS and isinstance(value, bool):
         return value
-    if name == "cookie_max_age_days" and isinstance(value, int) and not isinstance(value, bool):
+    if name in _NUMBERS and isinstance(value, (int, float)) and not isinstance(value, bool):
         return setting.parse(name, str(value))
     expected = {
         **dict.fromkeys(_KEYS, "str or bytes"),
         **dict.fromkeys(_BOOLS, "bool"),
         **dict.fromkeys(_LISTS, "a sequence of str"),
         "resource_attributes": "a mapping of str to str",
-        "cookie_max_age_days": "int",
+        **dict.fromkeys(_NUMBERS, "a number"),
     }.get(name, "str")
     raise ConfigError(f"setting {name!r} must be {expected}, got {type(value).__name__}")

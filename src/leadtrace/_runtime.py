@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
+    from leadtrace.delivery import DeliveryProcessor
     from leadtrace.events import Event
     from leadtrace.scrubbing import ScrubbingSpanProcessor
 
@@ -103,6 +105,7 @@ class Leadtrace:
         memory_exporter: InMemorySpanExporter | None = None,
         logger_provider: LoggerProvider | None = None,
         contracts: Contracts | None = None,
+        delivery: DeliveryProcessor | None = None,
     ) -> None:
         self.settings = settings
         self.tracer_provider = tracer_provider
@@ -117,6 +120,9 @@ class Leadtrace:
         self._enabled = False
         self._memory_exporter = memory_exporter
         self._logger_provider = logger_provider
+        self.delivery = delivery
+        """The processor exporting to the collector or local store (None for in-memory or the
+        app's own provider); see ``docs/delivery.md``."""
         self._shutdown_hooks: list[Callable[[], object]] = []
         self.event_hooks: list[EventHook] = []
         self.scrubber: ScrubbingSpanProcessor | None = _find_scrubber(tracer_provider)
@@ -195,27 +201,54 @@ class Leadtrace:
         self._shutdown_hooks.append(hook)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export everything buffered; True when it all went out in time."""
+        """Export everything buffered within ``timeout_millis`` (one deadline for spans,
+        metrics and logs); spans left unsent wait in the spool.
+
+        Returns:
+            True when it all went out in time, False when anything is left (queued, in the
+            spool, or a provider did not finish).
+        """
+        deadline = time.monotonic() + max(0, timeout_millis) / 1e3
+
+        def left() -> int:
+            return max(0, int((deadline - time.monotonic()) * 1e3))
+
         ok = True
         flush = getattr(self.tracer_provider, "force_flush", None)
         if flush is not None:
-            ok = bool(flush(timeout_millis)) and ok
+            ok = bool(flush(left())) and ok
         flush = getattr(self.meter_provider, "force_flush", None)
         if flush is not None:
-            ok = bool(flush(timeout_millis)) and ok
+            ok = bool(flush(left())) and ok
         if self._logger_provider is not None:
-            ok = bool(self._logger_provider.force_flush(timeout_millis)) and ok
+            ok = bool(self._logger_provider.force_flush(left())) and ok
         return ok
 
-    def shutdown(self) -> None:
-        """Flush and release what this handle created (never the app's own providers)."""
+    def shutdown(self, timeout_millis: int | None = None) -> None:
+        """Flush and release what this handle created (never the app's own providers).
+
+        Ends by ``timeout_millis`` (default: the ``shutdown_timeout`` setting); spans not sent
+        by then wait in the spool for the next start.
+        """
+        seconds = self.settings.shutdown_timeout if timeout_millis is None else timeout_millis / 1e3
+        deadline = time.monotonic() + max(0.0, seconds)
+
+        def left() -> int:
+            return max(0, int((deadline - time.monotonic()) * 1e3))
+
         for hook in self._shutdown_hooks:
             hook()
+        if self.delivery is not None:
+            self.delivery.shutdown(left())
         if not self._owned:
             return
         for provider in (self.tracer_provider, self.meter_provider, self._logger_provider):
             stop = getattr(provider, "shutdown", None)
-            if stop is not None:
+            if stop is None:
+                continue
+            if provider is self.meter_provider:
+                stop(timeout_millis=left())
+            else:
                 stop()
 
 
@@ -267,24 +300,40 @@ def _resource(settings: Settings) -> Resource:
     return Resource.create(attrs)
 
 
-def _otlp_span_exporter(settings: Settings) -> SpanExporter:
-    assert settings.endpoint is not None
-    if settings.protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcSpanExporter,
-            )
-        except ImportError as exc:  # pragma: no cover - grpc ships with the otlp package
-            raise ConfigError(
-                "protocol 'grpc' needs opentelemetry-exporter-otlp-proto-grpc; "
-                "pip install opentelemetry-exporter-otlp"
-            ) from exc
-        return GrpcSpanExporter(
-            endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+def _delivery(
+    settings: Settings, meter_provider: MeterProvider, *, local: bool
+) -> DeliveryProcessor:
+    """The processor exporting to the OTLP endpoint, or (no endpoint) to the local store."""
+    from pathlib import Path
 
-    return OTLPSpanExporter(endpoint=f"{settings.endpoint}/v1/traces")
+    from leadtrace.delivery import DeliveryProcessor, Drops, Spool, transport_for
+
+    meter = meter_provider.get_meter(SCOPE, VERSION)
+    common: dict[str, Any] = {
+        "value_limit": settings.attribute_value_limit,
+        "max_queue_size": settings.max_queue_size,
+        "export_timeout": settings.export_timeout,
+        "shutdown_timeout": settings.shutdown_timeout,
+    }
+    if settings.endpoint is None:
+        from leadtrace._local import JsonLinesSpanExporter
+
+        drops = Drops(meter, local_file=Path(settings.local_dir) / "drops.jsonl")
+        return DeliveryProcessor(
+            drops, exporter=JsonLinesSpanExporter(settings.local_dir), **common
+        )
+    directory = settings.spool_dir
+    if directory is None and not local:
+        directory = str(Path(settings.local_dir) / "spool")
+    spool = None
+    if directory is not None and directory.lower() != "off":
+        spool = Spool(directory, settings.spool_max_bytes)
+    return DeliveryProcessor(
+        Drops(meter),
+        transport=transport_for(settings.endpoint, settings.protocol),
+        spool=spool,
+        **common,
+    )
 
 
 def _otlp_metric_reader(settings: Settings) -> MetricReader:
@@ -296,13 +345,17 @@ def _otlp_metric_reader(settings: Settings) -> MetricReader:
 
         return PeriodicExportingMetricReader(
             GrpcMetricExporter(
-                endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+                endpoint=settings.endpoint,
+                insecure=settings.endpoint.startswith("http:"),
+                timeout=settings.export_timeout,
             )
         )
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
     return PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=f"{settings.endpoint}/v1/metrics")
+        OTLPMetricExporter(
+            endpoint=f"{settings.endpoint}/v1/metrics", timeout=settings.export_timeout
+        )
     )
 
 
@@ -319,12 +372,16 @@ def _logger_provider(
         )
 
         exporter: Any = GrpcLogExporter(
-            endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+            endpoint=settings.endpoint,
+            insecure=settings.endpoint.startswith("http:"),
+            timeout=settings.export_timeout,
         )
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-        exporter = OTLPLogExporter(endpoint=f"{settings.endpoint}/v1/logs")
+        exporter = OTLPLogExporter(
+            endpoint=f"{settings.endpoint}/v1/logs", timeout=settings.export_timeout
+        )
     provider = LoggerProvider(resource=resource)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     handler = LoggingHandler(logger_provider=provider)
@@ -395,6 +452,12 @@ def configure(
     cookie_key: str | bytes | None = None,
     cookie_max_age_days: int | None = None,
     session_events: bool | None = None,
+    spool_dir: str | None = None,
+    spool_max_bytes: int | str | None = None,
+    max_queue_size: int | None = None,
+    export_timeout: float | None = None,
+    shutdown_timeout: float | None = None,
+    attribute_value_limit: int | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -447,6 +510,12 @@ def configure(
         "cookie_key": cookie_key,
         "cookie_max_age_days": cookie_max_age_days,
         "session_events": session_events,
+        "spool_dir": spool_dir,
+        "spool_max_bytes": spool_max_bytes,
+        "max_queue_size": max_queue_size,
+        "export_timeout": export_timeout,
+        "shutdown_timeout": shutdown_timeout,
+        "attribute_value_limit": attribute_value_limit,
     }
     if not local and _global is not None:
         warnings.warn(
@@ -460,9 +529,22 @@ def configure(
     contract_set = load_contracts(settings.contracts)
     resource = _resource(settings)
 
+    readers = list(metric_readers or ())
+    if settings.endpoint is not None:
+        readers.append(_otlp_metric_reader(settings))
+    existing_meter = None if local else metrics.get_meter_provider()
+    meter_provider: MeterProvider
+    if isinstance(existing_meter, SdkMeterProvider) and not metric_readers:
+        meter_provider = existing_meter
+    else:
+        meter_provider = SdkMeterProvider(
+            resource=resource, metric_readers=readers, shutdown_on_exit=not local
+        )
+
     provider: TracerProvider
     owned = True
     memory: InMemorySpanExporter | None = None
+    delivery: DeliveryProcessor | None = None
     existing = tracer_provider or (None if local else trace.get_tracer_provider())
     if isinstance(existing, SdkTracerProvider):
         provider, owned = existing, False
@@ -475,32 +557,15 @@ def configure(
         )
         for processor in our_processors(settings):
             sdk.add_span_processor(processor)
-        exporters = list(span_exporters or ())
-        if settings.endpoint is not None:
-            exporters.append(_otlp_span_exporter(settings))
-        if not exporters:
-            if local:
-                memory = InMemorySpanExporter()
-                exporters.append(memory)
-            else:
-                from leadtrace._local import JsonLinesSpanExporter
-
-                exporters.append(JsonLinesSpanExporter(settings.local_dir))
-        for exporter in exporters:
+        for exporter in span_exporters or ():
             sdk.add_span_processor(_span_processor_for(exporter))
+        if settings.endpoint is not None or not (local or span_exporters):
+            delivery = _delivery(settings, meter_provider, local=local)
+            sdk.add_span_processor(delivery)
+        elif local and not span_exporters:
+            memory = InMemorySpanExporter()
+            sdk.add_span_processor(_span_processor_for(memory))
         provider = sdk
-
-    readers = list(metric_readers or ())
-    if settings.endpoint is not None:
-        readers.append(_otlp_metric_reader(settings))
-    existing_meter = None if local else metrics.get_meter_provider()
-    meter_provider: MeterProvider
-    if isinstance(existing_meter, SdkMeterProvider) and not metric_readers:
-        meter_provider = existing_meter
-    else:
-        meter_provider = SdkMeterProvider(
-            resource=resource, metric_readers=readers, shutdown_on_exit=not local
-        )
 
     logger_provider = None
     if settings.export_logs:
@@ -514,6 +579,7 @@ def configure(
         memory_exporter=memory,
         logger_provider=logger_provider,
         contracts=contract_set,
+        delivery=delivery,
     )
     from leadtrace.audit import install_audit_trail  # deferred: only needed at setup
 
