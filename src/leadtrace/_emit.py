@@ -263,6 +263,13 @@ def _emit_event(
                 attrs[semconv.QUALITY_MISSING] = missing
             else:
                 attrs[semconv.QUALITY_COMPLETE] = True
+        if cls is not None:
+            limit = runtime.settings.attribute_value_limit
+            unbounded = _unbounded(cls, limit)
+            if unbounded:
+                cut = _cut(attrs, unbounded, limit)
+                if cut:
+                    violations = [*violations, *(Violation(key, "truncated") for key in cut)]
         if violations:
             attrs[semconv.QUALITY_VALID] = False
             attrs[semconv.QUALITY_VIOLATIONS] = tuple(str(v) for v in violations)
@@ -274,7 +281,7 @@ def _emit_event(
             if journey is not None:
                 head = {**head, semconv.JOURNEY_ID: attrs[semconv.JOURNEY_ID]}
             span = runtime.tracer.start_span(name, attributes=head, start_time=start_ns)
-            add_attributes(span, attrs)
+            add_attributes(span, attrs, max_length=runtime.settings.attribute_value_limit)
         else:
             span = runtime.tracer.start_span(name, attributes=attrs, start_time=start_ns)
         if scrubber is None:
@@ -294,6 +301,31 @@ def _emit_event(
     except Exception as exc:
         internal_error(exc, "emit")
     return event_id
+
+
+@functools.cache
+def _unbounded(cls: type[Event], limit: int) -> tuple[str, ...]:
+    """Text attributes of ``cls`` whose type allows values longer than ``limit``."""
+    return tuple(
+        name for name, bound in plan_for(cls).text_bounds if bound is None or bound > limit
+    )
+
+
+def _cut(attrs: dict[str, Any], names: tuple[str, ...], limit: int) -> list[str]:
+    """Cut the values of ``names`` to ``limit`` characters; returns the names cut."""
+    cut = []
+    for name in names:
+        value = attrs.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            if len(value) > limit:
+                attrs[name] = value[:limit]
+                cut.append(name)
+        elif isinstance(value, tuple) and any(len(str(v)) > limit for v in value):
+            attrs[name] = tuple(v[:limit] if isinstance(v, str) else v for v in value)
+            cut.append(name)
+    return cut
 
 
 def _record_failed(
