@@ -77,6 +77,11 @@ class Drops:
         self._unreported: dict[str, int] = {}
         self._last_report = -interval
 
+    @property
+    def total(self) -> int:
+        """Spans dropped so far, all reasons."""
+        return sum(self.totals.values())
+
     def spooled(self, count: int) -> None:
         """Count ``count`` spans written to the spool."""
         if count:

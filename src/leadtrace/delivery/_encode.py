@@ -13,6 +13,7 @@ or now, and text longer than the value limit is cut.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -30,8 +31,11 @@ MAX_TIME_NS = 2**63 - 1
 """Latest timestamp kept (2262-04-11): backends store nanoseconds in a signed 64-bit int."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean_text(text: str) -> str:
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _bad_text(text: str) -> bool:

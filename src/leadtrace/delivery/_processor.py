@@ -335,9 +335,11 @@ class DeliveryProcessor(SpanProcessor):
         """Deliver everything within ``timeout_millis``; what is left goes to the spool.
 
         Returns:
-            True only when nothing is left unsent (queue, request in flight and spool empty).
+            True only when nothing is left unsent (queue, request in flight and spool empty)
+            and nothing was dropped meanwhile.
         """
         deadline = time.monotonic() + max(0, timeout_millis) / 1e3
+        dropped = self.drops.total
         if self._stopped:
             return self.pending() == 0
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
@@ -350,7 +352,7 @@ class DeliveryProcessor(SpanProcessor):
             _log.exception("leadtrace: flush failed")
         finally:
             self._lock.release()
-        return self.pending() == 0
+        return self.pending() == 0 and self.drops.total == dropped
 
     def shutdown(self, timeout_millis: int | None = None) -> None:
         """Send what can be sent by the deadline, spool the rest, stop the worker.
