@@ -8,6 +8,7 @@ module-level API works against the global OpenTelemetry proxy (no-op until an SD
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -121,6 +122,7 @@ class Leadtrace:
         self._memory_exporter = memory_exporter
         self._logger_provider = logger_provider
         self.delivery = delivery
+        self._own_meter_provider = False
         """The processor exporting to the collector or local store (None for in-memory or the
         app's own provider); see ``docs/delivery.md``."""
         self._shutdown_hooks: list[Callable[[], object]] = []
@@ -217,11 +219,14 @@ class Leadtrace:
         flush = getattr(self.tracer_provider, "force_flush", None)
         if flush is not None:
             ok = bool(flush(left())) and ok
+        # The stock metric and log exporters do not bound a request by the flush's timeout:
+        # wait for them only until the deadline.
         flush = getattr(self.meter_provider, "force_flush", None)
         if flush is not None:
-            ok = bool(flush(left())) and ok
-        if self._logger_provider is not None:
-            ok = bool(self._logger_provider.force_flush(left())) and ok
+            ok = _within(lambda: flush(left()), left() / 1e3) and ok
+        logger_provider = self._logger_provider
+        if logger_provider is not None:
+            ok = _within(lambda: logger_provider.force_flush(left()), left() / 1e3) and ok
         return ok
 
     def shutdown(self, timeout_millis: int | None = None) -> None:
@@ -242,14 +247,38 @@ class Leadtrace:
             self.delivery.shutdown(left())
         if not self._owned:
             return
-        for provider in (self.tracer_provider, self.meter_provider, self._logger_provider):
+        stop = getattr(self.tracer_provider, "shutdown", None)
+        if stop is not None:
+            stop()
+        for provider in (self.meter_provider, self._logger_provider):
             stop = getattr(provider, "shutdown", None)
-            if stop is None:
-                continue
-            if provider is self.meter_provider:
-                stop(timeout_millis=left())
-            else:
-                stop()
+            if stop is not None:
+                _within(stop, left() / 1e3)
+
+    def _at_exit(self) -> None:
+        """Shut down at interpreter exit, by the ``shutdown_timeout`` deadline."""
+        try:
+            self.shutdown()
+            if not self._owned and self._own_meter_provider:
+                _within(self.meter_provider.shutdown, self.settings.shutdown_timeout)  # type: ignore[attr-defined]
+        except Exception:
+            _log.exception("leadtrace: shutdown at exit failed")
+
+
+def _within(call: Callable[[], object], seconds: float) -> bool:
+    """Run ``call`` in a daemon thread for at most ``seconds``.
+
+    Returns:
+        False when it did not finish in time (it carries on in the background) or returned
+        False; True otherwise.
+    """
+    outcome: list[object] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(call()), name="leadtrace-deadline", daemon=True
+    )
+    thread.start()
+    thread.join(max(0.0, seconds))
+    return bool(outcome) and outcome[0] is not False
 
 
 _UNKNOWN = object()
@@ -537,8 +566,10 @@ def configure(
     if isinstance(existing_meter, SdkMeterProvider) and not metric_readers:
         meter_provider = existing_meter
     else:
+        # No exit hook of its own: the handle's (registered below) shuts everything down by
+        # one deadline.
         meter_provider = SdkMeterProvider(
-            resource=resource, metric_readers=readers, shutdown_on_exit=not local
+            resource=resource, metric_readers=readers, shutdown_on_exit=False
         )
 
     provider: TracerProvider
@@ -553,7 +584,7 @@ def configure(
             existing.add_span_processor(_span_processor_for(exporter))
     else:
         sdk = SdkTracerProvider(
-            resource=resource, shutdown_on_exit=not local, id_generator=id_generator
+            resource=resource, shutdown_on_exit=False, id_generator=id_generator
         )
         for processor in our_processors(settings):
             sdk.add_span_processor(processor)
@@ -588,6 +619,8 @@ def configure(
         handle.add_shutdown_hook(lambda: logging.getLogger("leadtrace").removeHandler(handler))
     if local:
         return handle
+    handle._own_meter_provider = meter_provider is not existing_meter
+    atexit.register(handle._at_exit)
     if owned:
         trace.set_tracer_provider(provider)
     if meter_provider is not existing_meter:
