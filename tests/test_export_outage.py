@@ -77,9 +77,7 @@ def _seq(record: object) -> int:
     return record.sequence  # type: ignore[attr-defined, no-any-return]
 
 
-def test_past_the_spool_cap_the_drop_count_is_exact(
-    receiver: OTLPReceiver, tmp_path: Path
-) -> None:
+def test_past_the_spool_cap_the_drop_count_is_exact(receiver: OTLPReceiver, tmp_path: Path) -> None:
     """With a small spool, what does not fit is counted as spool_full, and received plus
     dropped equals emitted, exactly."""
     reader = InMemoryMetricReader()
@@ -203,9 +201,7 @@ _RSS_CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_memory_stays_bounded_during_a_long_outage(
-    receiver: OTLPReceiver, tmp_path: Path
-) -> None:
+def test_memory_stays_bounded_during_a_long_outage(receiver: OTLPReceiver, tmp_path: Path) -> None:
     """12,000 spans into a refusing collector: resident memory grows by less than 16 MiB (the
     spans alone would take over 40 MiB) and the spool stays under its cap."""
     receiver.refuse(503)

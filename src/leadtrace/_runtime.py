@@ -123,6 +123,7 @@ class Leadtrace:
         self._logger_provider = logger_provider
         self.delivery = delivery
         self._own_meter_provider = False
+        self._shut_down = False
         """The processor exporting to the collector or local store (None for in-memory or the
         app's own provider); see ``docs/delivery.md``."""
         self._shutdown_hooks: list[Callable[[], object]] = []
@@ -235,6 +236,9 @@ class Leadtrace:
         Ends by ``timeout_millis`` (default: the ``shutdown_timeout`` setting); spans not sent
         by then wait in the spool for the next start.
         """
+        if self._shut_down:
+            return
+        self._shut_down = True
         seconds = self.settings.shutdown_timeout if timeout_millis is None else timeout_millis / 1e3
         deadline = time.monotonic() + max(0.0, seconds)
 
