@@ -22,7 +22,7 @@ from leadtrace._runtime import current
 from leadtrace._spanattrs import add_attributes
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import EventValidationError, Violation
-from leadtrace.events import Event, UnknownEventError, get, new_event_id, plan_for
+from leadtrace.events import AttributePlan, Event, UnknownEventError, get, new_event_id, plan_for
 from leadtrace.scrubbing import trusted_span as _trusted_span
 
 if TYPE_CHECKING:
@@ -265,9 +265,12 @@ def _emit_event(
                 attrs[semconv.QUALITY_COMPLETE] = True
         if cls is not None:
             limit = runtime.settings.attribute_value_limit
-            unbounded = _unbounded(cls, limit)
-            if unbounded:
-                cut = _cut(attrs, unbounded, limit)
+            names, nested = _unbounded(cls, limit)
+            for field, more in nested:
+                if instance.__dict__.get(field) is not None:
+                    names = (*names, *more)
+            if names:
+                cut = _cut(attrs, names, limit)
                 if cut:
                     violations = [*violations, *(Violation(key, "truncated") for key in cut)]
         if violations:
@@ -303,12 +306,21 @@ def _emit_event(
     return event_id
 
 
+Unbounded = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+
+
 @functools.cache
-def _unbounded(cls: type[Event], limit: int) -> tuple[str, ...]:
-    """Text attributes of ``cls`` whose type allows values longer than ``limit``."""
-    return tuple(
-        name for name, bound in plan_for(cls).text_bounds if bound is None or bound > limit
-    )
+def _unbounded(cls: type[Event], limit: int) -> Unbounded:
+    """Text attributes of ``cls`` whose type allows values longer than ``limit``: its own,
+    and per nested model field (checked only when the event carries that model itself; the
+    journey's are checked where every span is, at export)."""
+
+    def longer(plan: AttributePlan) -> tuple[str, ...]:
+        return tuple(n for n, bound in plan.text_bounds if bound is None or bound > limit)
+
+    plan = plan_for(cls)
+    nested = tuple((field, longer(inner)) for field, inner in plan.nested if longer(inner))
+    return longer(plan), nested
 
 
 def _cut(attrs: dict[str, Any], names: tuple[str, ...], limit: int) -> list[str]:

@@ -705,8 +705,8 @@ class AttributePlan:
     """Whether every attribute :meth:`write` can produce is a valid OpenTelemetry value as it
     is (sequences are written as tuples), nested models included."""
     text_bounds: tuple[tuple[str, int | None], ...] = ()
-    """``(attribute, longest text it can hold)`` for every text attribute, nested models
-    included; None where the type sets no bound."""
+    """``(attribute, longest text it can hold)`` for every own text attribute (nested models
+    have their own plans); None where the type sets no bound."""
 
     def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
         """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
@@ -755,10 +755,7 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
         text_names=tuple(attr for _, attr in (*scalars, *sequences)),
         valid=all(fs.valid for fs in spec if fs.kind != "model")
         and all(plan.valid for _, plan in nested),
-        text_bounds=(
-            *((fs.attribute, fs.max_length) for fs in spec if fs.max_length != 0),
-            *(bound for _, plan in nested for bound in plan.text_bounds),
-        ),
+        text_bounds=tuple((fs.attribute, fs.max_length) for fs in spec if fs.max_length != 0),
     )
 
 
