@@ -215,3 +215,26 @@ def test_memory_stays_bounded_during_a_long_outage(receiver: OTLPReceiver, tmp_p
     start_kib, end_kib = map(int, done.stdout.split())
     assert end_kib - start_kib < 16 * 1024
     assert Spool(tmp_path, 10**9).size <= 2 * 1024 * 1024
+
+
+def test_a_span_refused_for_good_loses_only_itself(receiver: OTLPReceiver) -> None:
+    """A collector answering 400 to any request holding one span: the batch is halved until
+    that span is alone, it is counted as rejected, and its 99 neighbours arrive."""
+    reader = InMemoryMetricReader()
+    handle = leadtrace.configure(
+        service_name="svc",
+        endpoint=receiver.url,
+        local=True,
+        metric_readers=[reader],
+        environ={},
+    )
+    receiver.refuse(400, containing=b"poison-form")
+    with handle.activate():
+        before = [leadtrace.emit("form_viewed", form_id=f"f{n}") for n in range(50)]
+        leadtrace.emit("form_viewed", form_id="poison-form")
+        after = [leadtrace.emit("form_viewed", form_id=f"g{n}") for n in range(49)]
+        assert handle.force_flush(10_000) is False
+    handle.shutdown()
+    arrived = {r.attributes[semconv.EVENT_ID] for r in receiver.records()}
+    assert arrived == set(before + after)
+    assert _dropped(reader) == {"rejected": 1}

@@ -254,3 +254,18 @@ def test_hang_never_answers_until_accept() -> None:
         receiver.accept()
         assert _post_traces(receiver.url) == 200
         assert receiver.records() == []
+
+
+def test_refuse_containing_refuses_only_matching_requests() -> None:
+    """refuse(400, containing=...) refuses bodies holding those bytes and takes the others."""
+    with OTLPReceiver() as receiver:
+        receiver.refuse(400, containing=b"poison")
+        handle = _exporting_handle(receiver.url)
+        with handle.activate():
+            leadtrace.emit("form_viewed", form_id="poison")
+        handle.force_flush()
+        assert receiver.requests["refused"] == 1
+        with handle.activate():
+            leadtrace.emit("form_viewed", form_id="fine")
+        handle.shutdown()
+        assert [r.attributes["martech.form.id"] for r in receiver.records()] == ["fine"]

@@ -109,6 +109,7 @@ class OTLPReceiver(SpanSource):
             "hung": 0,
         }
         self._refuse_status: int | None = None
+        self._refuse_containing: bytes | None = None
         self._released = threading.Event()
         self._released.set()
         self._spans: list[SpanRecord] = []
@@ -175,24 +176,33 @@ class OTLPReceiver(SpanSource):
 
     # --- faults --------------------------------------------------------------------------------
 
-    def refuse(self, status: int = 503) -> None:
-        """Answer every request with HTTP ``status`` (e.g. 503, 500, 400), keeping nothing."""
+    def refuse(self, status: int = 503, *, containing: bytes | None = None) -> None:
+        """Answer requests with HTTP ``status`` (e.g. 503, 500, 400), keeping nothing.
+
+        Args:
+            status: the 4xx or 5xx status to answer.
+            containing: refuse only requests whose (decompressed) body holds these bytes,
+                e.g. ``b"poison"`` for a collector that refuses one span.
+        """
         if not 400 <= status <= 599:
             raise ConfigError(f"OTLPReceiver.refuse needs a 4xx or 5xx status, got {status}")
         self._released.set()
+        self._refuse_containing = containing
         self._refuse_status = status
 
     def hang(self) -> None:
         """Read each request and never answer it (until :meth:`accept` or :meth:`stop`)."""
         self._refuse_status = None
+        self._refuse_containing = None
         self._released.clear()
 
     def accept(self) -> None:
         """Behave normally again; requests hanging now end with a 503 and keep nothing."""
         self._refuse_status = None
+        self._refuse_containing = None
         self._released.set()
 
-    def _fault(self) -> int | None:
+    def _fault(self, body: bytes) -> int | None:
         """The status to answer instead of ingesting, after hanging if told to; None: ingest."""
         if not self._released.is_set():
             with self._lock:
@@ -200,6 +210,9 @@ class OTLPReceiver(SpanSource):
             self._released.wait()
             return HTTPStatus.SERVICE_UNAVAILABLE
         status = self._refuse_status
+        containing = self._refuse_containing
+        if status is not None and containing is not None and containing not in body:
+            return None
         if status is not None:
             with self._lock:
                 self.requests["refused"] += 1
@@ -312,16 +325,16 @@ def _handler_for(receiver: OTLPReceiver) -> type[BaseHTTPRequestHandler]:
                 self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"bad length", "text/plain")
                 return
             body = self.rfile.read(length)
-            status = receiver._fault()
-            if status is not None:
-                self._reply(HTTPStatus(status), b"refused by the test", "text/plain")
-                return
             try:
                 encoding = (self.headers.get("Content-Encoding") or "").lower()
                 if encoding == "gzip":
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                status = receiver._fault(body)
+                if status is not None:
+                    self._reply(HTTPStatus(status), b"refused by the test", "text/plain")
+                    return
                 payload = route(body)
             except (DecodeError, OSError, zlib.error, EOFError) as exc:
                 receiver._rejected()
