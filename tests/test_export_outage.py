@@ -7,9 +7,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
@@ -238,3 +241,54 @@ def test_a_span_refused_for_good_loses_only_itself(receiver: OTLPReceiver) -> No
     arrived = {r.attributes[semconv.EVENT_ID] for r in receiver.records()}
     assert arrived == set(before + after)
     assert _dropped(reader) == {"rejected": 1}
+
+
+class _FlakyTraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    """A real OTLP/gRPC trace endpoint that answers UNAVAILABLE while ``down`` is set."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.spans: list[str] = []
+
+    def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        if self.down:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "collector restarting")
+        self.spans += [
+            next(a.value.string_value for a in s.attributes if a.key == semconv.EVENT_ID)
+            for rs in request.resource_spans
+            for ss in rs.scope_spans
+            for s in ss.spans
+        ]
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def test_grpc_outage_is_spooled_and_replayed(tmp_path: Path) -> None:
+    """Over OTLP/gRPC, spans refused with UNAVAILABLE wait in the spool and arrive in order."""
+    service = _FlakyTraceService()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        handle = leadtrace.configure(
+            service_name="svc",
+            endpoint=f"http://127.0.0.1:{port}",
+            protocol="grpc",
+            spool_dir=str(tmp_path),
+            export_timeout=1,
+            local=True,
+            environ={},
+        )
+        with handle.activate():
+            during = _emit(30, "down")
+            assert handle.force_flush(5_000) is False
+            assert Spool(tmp_path, 10**9).pending() == 30
+            service.down = False
+            after = _emit(5, "up")
+            assert handle.force_flush(10_000)
+        handle.shutdown()
+    finally:
+        server.stop(0)
+    assert service.spans == during + after
