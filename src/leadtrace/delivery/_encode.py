@@ -67,11 +67,27 @@ def _fix_value(value: Any, limit: int) -> tuple[Any, str | None]:
     return value, None
 
 
+def _suspect(attributes: Mapping[str, Any], limit: int) -> bool:
+    """Whether any key or text value is long or not plain ASCII (the usual span is neither)."""
+    for key, value in attributes.items():
+        if not key.isascii():
+            return True
+        cls = value.__class__
+        if cls is str:
+            if len(value) > limit or not value.isascii():
+                return True
+        elif cls is tuple:
+            for item in value:
+                if item.__class__ is str and (len(item) > limit or not item.isascii()):
+                    return True
+    return False
+
+
 def _fix_attributes(
     attributes: Mapping[str, Any] | None, limit: int, where: str, violations: list[str]
 ) -> dict[str, Any] | None:
     """A fixed copy of ``attributes``, or None when they were fine."""
-    if not attributes:
+    if not attributes or not _suspect(attributes, limit):
         return None
     fixed: dict[str, Any] | None = None
     for key, value in attributes.items():
