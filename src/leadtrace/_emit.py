@@ -22,7 +22,15 @@ from leadtrace._runtime import current
 from leadtrace._spanattrs import add_attributes
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import EventValidationError, Violation
-from leadtrace.events import AttributePlan, Event, UnknownEventError, get, new_event_id, plan_for
+from leadtrace.events import (
+    AttributePlan,
+    Event,
+    UnknownEventError,
+    get,
+    new_event_id,
+    plan_for,
+    spec_for,
+)
 from leadtrace.scrubbing import trusted_span as _trusted_span
 
 if TYPE_CHECKING:
@@ -263,12 +271,13 @@ def _emit_event(
                 attrs[semconv.QUALITY_MISSING] = missing
             else:
                 attrs[semconv.QUALITY_COMPLETE] = True
-        if cls is not None:
+        if cls is not None and instance is not None:
             limit = runtime.settings.attribute_value_limit
-            names, nested = _unbounded(cls, limit)
-            for field, more in nested:
-                if instance.__dict__.get(field) is not None:
-                    names = (*names, *more)
+            values = instance.__dict__
+            names: tuple[str, ...] = ()
+            for field, more in _unbounded_cache.get((cls, limit)) or _unbounded(cls, limit):
+                if values.get(field) is not None:
+                    names += more
             if names:
                 cut = _cut(attrs, names, limit)
                 if cut:
@@ -306,21 +315,31 @@ def _emit_event(
     return event_id
 
 
-Unbounded = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+Unbounded = tuple[tuple[str, tuple[str, ...]], ...]
+_unbounded_cache: dict[tuple[type[Event], int], Unbounded] = {}
 
 
-@functools.cache
 def _unbounded(cls: type[Event], limit: int) -> Unbounded:
-    """Text attributes of ``cls`` whose type allows values longer than ``limit``: its own,
-    and per nested model field (checked only when the event carries that model itself; the
-    journey's are checked where every span is, at export)."""
+    """``(field, attributes)`` of ``cls``'s fields that may hold text longer than ``limit``:
+    its own text fields, and nested models (identity, consent...) with such fields. emit()
+    checks a field's attributes only when the event itself carries a value for it; what the
+    journey adds is checked where every span is, at export."""
+    key = (cls, limit)
+    found = _unbounded_cache.get(key)
+    if found is not None:
+        return found
 
     def longer(plan: AttributePlan) -> tuple[str, ...]:
         return tuple(n for n, bound in plan.text_bounds if bound is None or bound > limit)
 
     plan = plan_for(cls)
-    nested = tuple((field, longer(inner)) for field, inner in plan.nested if longer(inner))
-    return longer(plan), nested
+    own = longer(plan)
+    fields: list[tuple[str, tuple[str, ...]]] = [
+        (spec.field, (spec.attribute,)) for spec in spec_for(cls) if spec.attribute in own
+    ]
+    fields += [(field, longer(inner)) for field, inner in plan.nested if longer(inner)]
+    found = _unbounded_cache[key] = tuple(fields)
+    return found
 
 
 def _cut(attrs: dict[str, Any], names: tuple[str, ...], limit: int) -> list[str]:
