@@ -175,6 +175,46 @@ def _choice(*options: str) -> Callable[[str, str], str]:
     return parse
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
+
+
+def _size(name: str, raw: str) -> int:
+    text = raw.strip().lower().replace("_", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = text[len(number) :].strip()
+    try:
+        value = int(float(number) * _SIZE_UNITS[unit])
+    except (KeyError, ValueError):
+        value = -1
+    if value <= 0:
+        raise ConfigError(
+            f"setting {name!r} must be a size such as 64MiB, 512k or 1048576, got {raw!r}"
+        )
+    return value
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"setting {name!r} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _resource_attributes(name: str, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for part in raw.split(","):
@@ -435,6 +475,68 @@ SETTINGS: tuple[Setting, ...] = (
         "`full`: every journey attribute, like any other span (about 10 more per span).",
         _choice("journey_id", "full"),
     ),
+    # --- delivery: queue, spool, deadlines, value limit (docs/delivery.md) ----------------------
+    Setting(
+        "spool_dir",
+        ("LEADTRACE_SPOOL_DIR",),
+        "",
+        "Folder of the on-disk spool that holds spans while the OTLP collector is unreachable "
+        "or a burst outruns it; they are sent again in order when it answers. Unset: "
+        "`<local_dir>/spool` for a global setup, none for `configure(local=True)`. `off` "
+        "disables it (spans the collector cannot take are then counted as dropped).",
+        _optional_text,
+    ),
+    Setting(
+        "spool_max_bytes",
+        ("LEADTRACE_SPOOL_MAX_BYTES",),
+        "64MiB",
+        "Size cap of the spool folder (e.g. `64MiB`, `512k`, `1048576`). Spans that do not fit "
+        "are dropped and counted in `leadtrace.spans.dropped{reason=spool_full}`.",
+        _size,
+    ),
+    Setting(
+        "max_queue_size",
+        ("LEADTRACE_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"),
+        "2048",
+        "Spans held in memory before export; past it the oldest go to the spool (or are "
+        "counted as dropped without one).",
+        _positive_int,
+    ),
+    Setting(
+        "schedule_delay_ms",
+        ("LEADTRACE_SCHEDULE_DELAY_MS", "OTEL_BSP_SCHEDULE_DELAY"),
+        "1000",
+        "Milliseconds between two deliveries while the queue is not full (a full queue is "
+        "delivered at once).",
+        _positive_int,
+    ),
+    Setting(
+        "export_timeout",
+        ("LEADTRACE_EXPORT_TIMEOUT",),
+        "10",
+        "Seconds one export request may take; a flush or shutdown with less time left shortens it.",
+        _seconds,
+    ),
+    Setting(
+        "shutdown_timeout",
+        ("LEADTRACE_SHUTDOWN_TIMEOUT",),
+        "5",
+        "Seconds `shutdown()` (also run at process exit) may take to send what is queued; "
+        "what is left goes to the spool.",
+        _seconds,
+    ),
+    Setting(
+        "attribute_value_limit",
+        (
+            "LEADTRACE_ATTRIBUTE_VALUE_LIMIT",
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ),
+        "4096",
+        "Longest text attribute value exported, in characters; longer values are cut and "
+        "the cut recorded in `martech.quality.violations` as `<attribute>:truncated`.",
+        _positive_int,
+    ),
 )
 """Every setting, in documentation order."""
 
@@ -473,6 +575,13 @@ class Settings:
     client_address: str
     user_agent: str
     asgi_event_context: str
+    spool_dir: str | None
+    spool_max_bytes: int
+    max_queue_size: int
+    schedule_delay_ms: int
+    export_timeout: float
+    shutdown_timeout: float
+    attribute_value_limit: int
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each setting came from: ``argument``, an env var name, or ``default``."""
 
@@ -557,6 +666,17 @@ def resolve_settings(
 _KEYS = frozenset({"hash_key", "cookie_key"})
 _BOOLS = frozenset(s.name for s in SETTINGS if s.parse is _bool)
 _LISTS = frozenset({"propagate_to", "trusted_networks", "campaign_id_params", "url_query_keep"})
+_NUMBERS = frozenset(
+    {
+        "cookie_max_age_days",
+        "spool_max_bytes",
+        "max_queue_size",
+        "schedule_delay_ms",
+        "export_timeout",
+        "shutdown_timeout",
+        "attribute_value_limit",
+    }
+)
 
 
 def _coerce_argument(setting: Setting, value: Any) -> Any:
@@ -579,7 +699,7 @@ def _coerce_argument(setting: Setting, value: Any) -> Any:
         return {str(k): str(v) for k, v in value.items()}
     if name in _BOOLS and isinstance(value, bool):
         return value
-    if name == "cookie_max_age_days" and isinstance(value, int) and not isinstance(value, bool):
+    if name in _NUMBERS and isinstance(value, (int, float)) and not isinstance(value, bool):
         return setting.parse(name, str(value))
     if name == "sample_ratio" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return setting.parse(name, str(value))
@@ -596,5 +716,6 @@ def _coerce_argument(setting: Setting, value: Any) -> Any:
         "sample_ratio": "float",
         "store_max_mb": "int",
         "local_store": "a sequence of str",
+        **dict.fromkeys(_NUMBERS, "a number"),
     }.get(name, "str")
     raise ConfigError(f"setting {name!r} must be {expected}, got {type(value).__name__}")

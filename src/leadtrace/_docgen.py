@@ -90,8 +90,10 @@ def configuration_markdown() -> str:
         lines.append(f"| `{s.name}` | {env} | {default} | {s.doc} |")
     lines += [
         "",
-        "Other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, certificates, per-signal "
-        "endpoints) are read by the OpenTelemetry exporters themselves.",
+        "Spans are sent by leadtrace's delivery (see delivery.md), which reads "
+        "`OTEL_EXPORTER_OTLP[_TRACES]_HEADERS`, `_COMPRESSION` (`gzip`) and `_CERTIFICATE`. "
+        "Metrics and logs go through the OpenTelemetry exporters, which read the other "
+        "`OTEL_EXPORTER_OTLP_*` variables themselves.",
         "",
     ]
     return "\n".join(lines)

@@ -22,7 +22,15 @@ from leadtrace._runtime import current
 from leadtrace._spanattrs import add_attributes
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import ArgumentTypeError, EventValidationError, Violation
-from leadtrace.events import Event, UnknownEventError, get, new_event_id, plan_for
+from leadtrace.events import (
+    AttributePlan,
+    Event,
+    UnknownEventError,
+    get,
+    new_event_id,
+    plan_for,
+    spec_for,
+)
 from leadtrace.scrubbing import trusted_span as _trusted_span
 
 if TYPE_CHECKING:
@@ -268,6 +276,17 @@ def _emit_event(
                 attrs[semconv.QUALITY_MISSING] = missing
             else:
                 attrs[semconv.QUALITY_COMPLETE] = True
+        if cls is not None and instance is not None:
+            limit = runtime.settings.attribute_value_limit
+            values = instance.__dict__
+            names: tuple[str, ...] = ()
+            for field, more in _unbounded_cache.get((cls, limit)) or _unbounded(cls, limit):
+                if values.get(field) is not None:
+                    names += more
+            if names:
+                cut = _cut(attrs, names, limit)
+                if cut:
+                    violations = [*violations, *(Violation(key, "truncated") for key in cut)]
         if violations:
             attrs[semconv.QUALITY_VALID] = False
             attrs[semconv.QUALITY_VIOLATIONS] = tuple(str(v) for v in violations)
@@ -282,7 +301,7 @@ def _emit_event(
             if journey is not None:
                 head = {**head, semconv.JOURNEY_ID: attrs[semconv.JOURNEY_ID]}
             span = runtime.tracer.start_span(name, attributes=head, start_time=start_ns)
-            add_attributes(span, attrs)
+            add_attributes(span, attrs, max_length=runtime.settings.attribute_value_limit)
         else:
             span = runtime.tracer.start_span(name, attributes=attrs, start_time=start_ns)
         if scrubber is None:
@@ -302,6 +321,50 @@ def _emit_event(
     except Exception as exc:
         internal_error(exc, "emit")
     return event_id
+
+
+Unbounded = tuple[tuple[str, tuple[str, ...]], ...]
+_unbounded_cache: dict[tuple[type[Event], int], Unbounded] = {}
+
+
+def _unbounded(cls: type[Event], limit: int) -> Unbounded:
+    """``(field, attributes)`` of ``cls``'s fields that may hold text longer than ``limit``:
+    its own text fields, and nested models (identity, consent...) with such fields. emit()
+    checks a field's attributes only when the event itself carries a value for it; what the
+    journey adds is checked where every span is, at export."""
+    key = (cls, limit)
+    found = _unbounded_cache.get(key)
+    if found is not None:
+        return found
+
+    def longer(plan: AttributePlan) -> tuple[str, ...]:
+        return tuple(n for n, bound in plan.text_bounds if bound is None or bound > limit)
+
+    plan = plan_for(cls)
+    own = longer(plan)
+    fields: list[tuple[str, tuple[str, ...]]] = [
+        (spec.field, (spec.attribute,)) for spec in spec_for(cls) if spec.attribute in own
+    ]
+    fields += [(field, longer(inner)) for field, inner in plan.nested if longer(inner)]
+    found = _unbounded_cache[key] = tuple(fields)
+    return found
+
+
+def _cut(attrs: dict[str, Any], names: tuple[str, ...], limit: int) -> list[str]:
+    """Cut the values of ``names`` to ``limit`` characters; returns the names cut."""
+    cut = []
+    for name in names:
+        value = attrs.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            if len(value) > limit:
+                attrs[name] = value[:limit]
+                cut.append(name)
+        elif isinstance(value, tuple) and any(len(str(v)) > limit for v in value):
+            attrs[name] = tuple(v[:limit] if isinstance(v, str) else v for v in value)
+            cut.append(name)
+    return cut
 
 
 def _record_failed(

@@ -8,9 +8,11 @@ module-level API works against the global OpenTelemetry proxy (no-op until an SD
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
+    from leadtrace.delivery import DeliveryProcessor
     from leadtrace.events import Event
     from leadtrace.scrubbing import ScrubbingSpanProcessor
 
@@ -104,6 +107,7 @@ class Leadtrace:
         memory_exporter: InMemorySpanExporter | None = None,
         logger_provider: LoggerProvider | None = None,
         contracts: Contracts | None = None,
+        delivery: DeliveryProcessor | None = None,
     ) -> None:
         self.settings = settings
         self.tracer_provider = tracer_provider
@@ -118,6 +122,11 @@ class Leadtrace:
         self._enabled = False
         self._memory_exporter = memory_exporter
         self._logger_provider = logger_provider
+        self.delivery = delivery
+        self._own_meter_provider = False
+        self._shut_down = False
+        """The processor exporting to the collector or local store (None for in-memory or the
+        app's own provider); see ``docs/delivery.md``."""
         self._shutdown_hooks: list[Callable[[], object]] = []
         self.event_hooks: list[EventHook] = []
         self.scrubber: ScrubbingSpanProcessor | None = _find_scrubber(tracer_provider)
@@ -196,28 +205,85 @@ class Leadtrace:
         self._shutdown_hooks.append(hook)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export everything buffered; True when it all went out in time."""
+        """Export everything buffered within ``timeout_millis`` (one deadline for spans,
+        metrics and logs); spans left unsent wait in the spool.
+
+        Returns:
+            True when it all went out in time, False when anything is left (queued, in the
+            spool, or a provider did not finish).
+        """
+        deadline = time.monotonic() + max(0, timeout_millis) / 1e3
+
+        def left() -> int:
+            return max(0, int((deadline - time.monotonic()) * 1e3))
+
         ok = True
         flush = getattr(self.tracer_provider, "force_flush", None)
         if flush is not None:
-            ok = bool(flush(timeout_millis)) and ok
+            ok = bool(flush(left())) and ok
+        # The stock metric and log exporters do not bound a request by the flush's timeout:
+        # wait for them only until the deadline.
         flush = getattr(self.meter_provider, "force_flush", None)
         if flush is not None:
-            ok = bool(flush(timeout_millis)) and ok
-        if self._logger_provider is not None:
-            ok = bool(self._logger_provider.force_flush(timeout_millis)) and ok
+            ok = _within(lambda: flush(left()), left() / 1e3) and ok
+        logger_provider = self._logger_provider
+        if logger_provider is not None:
+            ok = _within(lambda: logger_provider.force_flush(left()), left() / 1e3) and ok
         return ok
 
-    def shutdown(self) -> None:
-        """Flush and release what this handle created (never the app's own providers)."""
+    def shutdown(self, timeout_millis: int | None = None) -> None:
+        """Flush and release what this handle created (never the app's own providers).
+
+        Ends by ``timeout_millis`` (default: the ``shutdown_timeout`` setting); spans not sent
+        by then wait in the spool for the next start.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        seconds = self.settings.shutdown_timeout if timeout_millis is None else timeout_millis / 1e3
+        deadline = time.monotonic() + max(0.0, seconds)
+
+        def left() -> int:
+            return max(0, int((deadline - time.monotonic()) * 1e3))
+
         for hook in self._shutdown_hooks:
             hook()
+        if self.delivery is not None:
+            self.delivery.shutdown(left())
         if not self._owned:
             return
-        for provider in (self.tracer_provider, self.meter_provider, self._logger_provider):
+        stop = getattr(self.tracer_provider, "shutdown", None)
+        if stop is not None:
+            stop()
+        for provider in (self.meter_provider, self._logger_provider):
             stop = getattr(provider, "shutdown", None)
             if stop is not None:
-                stop()
+                _within(stop, left() / 1e3)
+
+    def _at_exit(self) -> None:
+        """Shut down at interpreter exit, by the ``shutdown_timeout`` deadline."""
+        try:
+            self.shutdown()
+            if not self._owned and self._own_meter_provider:
+                _within(self.meter_provider.shutdown, self.settings.shutdown_timeout)  # type: ignore[attr-defined]
+        except Exception:
+            _log.exception("leadtrace: shutdown at exit failed")
+
+
+def _within(call: Callable[[], object], seconds: float) -> bool:
+    """Run ``call`` in a daemon thread for at most ``seconds``.
+
+    Returns:
+        False when it did not finish in time (it carries on in the background) or returned
+        False; True otherwise.
+    """
+    outcome: list[object] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(call()), name="leadtrace-deadline", daemon=True
+    )
+    thread.start()
+    thread.join(max(0.0, seconds))
+    return bool(outcome) and outcome[0] is not False
 
 
 _UNKNOWN = object()
@@ -275,24 +341,43 @@ def _resource(settings: Settings) -> Resource:
     return Resource.create(attrs)
 
 
-def _otlp_span_exporter(settings: Settings) -> SpanExporter:
-    assert settings.endpoint is not None
-    if settings.protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcSpanExporter,
-            )
-        except ImportError as exc:  # pragma: no cover - grpc ships with the otlp package
-            raise ConfigError(
-                "protocol 'grpc' needs opentelemetry-exporter-otlp-proto-grpc; "
-                "pip install opentelemetry-exporter-otlp"
-            ) from exc
-        return GrpcSpanExporter(
-            endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+def _delivery(
+    settings: Settings, meter_provider: MeterProvider, *, local: bool
+) -> DeliveryProcessor:
+    """The processor exporting to the OTLP endpoint, or (no endpoint) to the local store."""
+    from pathlib import Path
 
-    return OTLPSpanExporter(endpoint=f"{settings.endpoint}/v1/traces")
+    from leadtrace.delivery import DeliveryProcessor, Drops, Spool, transport_for
+
+    meter = meter_provider.get_meter(SCOPE, VERSION)
+    common: dict[str, Any] = {
+        "value_limit": settings.attribute_value_limit,
+        "max_queue_size": settings.max_queue_size,
+        "schedule_delay": settings.schedule_delay_ms / 1000,
+        "export_timeout": settings.export_timeout,
+        "shutdown_timeout": settings.shutdown_timeout,
+    }
+    if settings.endpoint is None:
+        from leadtrace.store import FanOutSpanExporter, local_exporters
+
+        stores = local_exporters(
+            settings.local_dir, settings.local_store, settings.store_max_mb * 1024 * 1024
+        )
+        drops = Drops(meter, local_file=Path(settings.local_dir) / "drops.jsonl")
+        exporter = stores[0] if len(stores) == 1 else FanOutSpanExporter(stores)
+        return DeliveryProcessor(drops, exporter=exporter, **common)
+    directory = settings.spool_dir
+    if directory is None and not local:
+        directory = str(Path(settings.local_dir) / "spool")
+    spool = None
+    if directory is not None and directory.lower() != "off":
+        spool = Spool(directory, settings.spool_max_bytes)
+    return DeliveryProcessor(
+        Drops(meter),
+        transport=transport_for(settings.endpoint, settings.protocol),
+        spool=spool,
+        **common,
+    )
 
 
 def _otlp_metric_reader(settings: Settings) -> MetricReader:
@@ -304,13 +389,17 @@ def _otlp_metric_reader(settings: Settings) -> MetricReader:
 
         return PeriodicExportingMetricReader(
             GrpcMetricExporter(
-                endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+                endpoint=settings.endpoint,
+                insecure=settings.endpoint.startswith("http:"),
+                timeout=settings.export_timeout,
             )
         )
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
     return PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=f"{settings.endpoint}/v1/metrics")
+        OTLPMetricExporter(
+            endpoint=f"{settings.endpoint}/v1/metrics", timeout=settings.export_timeout
+        )
     )
 
 
@@ -327,12 +416,16 @@ def _logger_provider(
         )
 
         exporter: Any = GrpcLogExporter(
-            endpoint=settings.endpoint, insecure=settings.endpoint.startswith("http:")
+            endpoint=settings.endpoint,
+            insecure=settings.endpoint.startswith("http:"),
+            timeout=settings.export_timeout,
         )
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-        exporter = OTLPLogExporter(endpoint=f"{settings.endpoint}/v1/logs")
+        exporter = OTLPLogExporter(
+            endpoint=f"{settings.endpoint}/v1/logs", timeout=settings.export_timeout
+        )
     provider = LoggerProvider(resource=resource)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     handler = LoggingHandler(logger_provider=provider)
@@ -414,6 +507,13 @@ def configure(
     client_address: str | None = None,
     user_agent: str | None = None,
     asgi_event_context: str | None = None,
+    spool_dir: str | None = None,
+    spool_max_bytes: int | str | None = None,
+    max_queue_size: int | None = None,
+    schedule_delay_ms: int | None = None,
+    export_timeout: float | None = None,
+    shutdown_timeout: float | None = None,
+    attribute_value_limit: int | None = None,
     local: bool = False,
     span_exporters: Sequence[SpanExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
@@ -479,6 +579,13 @@ def configure(
         "client_address": client_address,
         "user_agent": user_agent,
         "asgi_event_context": asgi_event_context,
+        "spool_dir": spool_dir,
+        "spool_max_bytes": spool_max_bytes,
+        "max_queue_size": max_queue_size,
+        "schedule_delay_ms": schedule_delay_ms,
+        "export_timeout": export_timeout,
+        "shutdown_timeout": shutdown_timeout,
+        "attribute_value_limit": attribute_value_limit,
     }
     if not local and _global is not None:
         warnings.warn(
@@ -492,9 +599,24 @@ def configure(
     contract_set = load_contracts(settings.contracts)
     resource = _resource(settings)
 
+    readers = list(metric_readers or ())
+    if settings.endpoint is not None:
+        readers.append(_otlp_metric_reader(settings))
+    existing_meter = None if local else metrics.get_meter_provider()
+    meter_provider: MeterProvider
+    if isinstance(existing_meter, SdkMeterProvider) and not metric_readers:
+        meter_provider = existing_meter
+    else:
+        # No exit hook of its own: the handle's (registered below) shuts everything down by
+        # one deadline.
+        meter_provider = SdkMeterProvider(
+            resource=resource, metric_readers=readers, shutdown_on_exit=False
+        )
+
     provider: TracerProvider
     owned = True
     memory: InMemorySpanExporter | None = None
+    delivery: DeliveryProcessor | None = None
     existing = tracer_provider or (None if local else trace.get_tracer_provider())
     if isinstance(existing, SdkTracerProvider):
         provider, owned = existing, False
@@ -507,7 +629,7 @@ def configure(
 
         sdk = SdkTracerProvider(
             resource=resource,
-            shutdown_on_exit=not local,
+            shutdown_on_exit=False,
             id_generator=id_generator,
             sampler=sampler_from_settings(
                 settings.sample_ratio,
@@ -517,34 +639,15 @@ def configure(
         )
         for processor in our_processors(settings):
             sdk.add_span_processor(processor)
-        exporters = list(span_exporters or ())
-        if settings.endpoint is not None:
-            exporters.append(_otlp_span_exporter(settings))
-        if not exporters:
-            if local:
-                memory = InMemorySpanExporter()
-                exporters.append(memory)
-            else:
-                from leadtrace.store import local_exporters
-
-                exporters += local_exporters(
-                    settings.local_dir, settings.local_store, settings.store_max_mb * 1024 * 1024
-                )
-        for exporter in exporters:
+        for exporter in span_exporters or ():
             sdk.add_span_processor(_span_processor_for(exporter))
+        if settings.endpoint is not None or not (local or span_exporters):
+            delivery = _delivery(settings, meter_provider, local=local)
+            sdk.add_span_processor(delivery)
+        elif local and not span_exporters:
+            memory = InMemorySpanExporter()
+            sdk.add_span_processor(_span_processor_for(memory))
         provider = sdk
-
-    readers = list(metric_readers or ())
-    if settings.endpoint is not None:
-        readers.append(_otlp_metric_reader(settings))
-    existing_meter = None if local else metrics.get_meter_provider()
-    meter_provider: MeterProvider
-    if isinstance(existing_meter, SdkMeterProvider) and not metric_readers:
-        meter_provider = existing_meter
-    else:
-        meter_provider = SdkMeterProvider(
-            resource=resource, metric_readers=readers, shutdown_on_exit=not local
-        )
 
     logger_provider = None
     if settings.export_logs:
@@ -558,6 +661,7 @@ def configure(
         memory_exporter=memory,
         logger_provider=logger_provider,
         contracts=contract_set,
+        delivery=delivery,
     )
     from leadtrace.audit import install_audit_trail  # deferred: only needed at setup
 
@@ -566,6 +670,8 @@ def configure(
         handle.add_shutdown_hook(lambda: logging.getLogger("leadtrace").removeHandler(handler))
     if local:
         return handle
+    handle._own_meter_provider = meter_provider is not existing_meter
+    atexit.register(handle._at_exit)
     if owned:
         trace.set_tracer_provider(provider)
     if meter_provider is not existing_meter:

@@ -4,10 +4,10 @@ The SDK checks every value passed to ``set_attributes`` (type, sequence contents
 about half a microsecond per attribute, paid on every span the business-context processor
 fills.
 leadtrace's own attributes are valid by construction (text, numbers, flags, tuples of text),
-so when the span is the SDK's own type, still recording, without a value-length limit and
-with room under its attribute-count limit, they go straight into its attribute dict under
-the span's lock. Anything else (another span type, a limit that could truncate or drop)
-takes ``set_attributes``, so the result is the same either way.
+so when the span is the SDK's own type, still recording, without a value-length limit (or
+one no value reaches) and with room under its attribute-count limit, they go straight into
+its attribute dict under the span's lock. Anything else (another span type, a limit that
+could truncate or drop) takes ``set_attributes``, so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -22,14 +22,23 @@ from opentelemetry.trace import Span, Tracer
 __all__ = ["add_attributes", "attribute_blind"]
 
 
-def add_attributes(span: Span, attributes: Mapping[str, Any]) -> None:
-    """Set ``attributes``: valid attribute values, sequences as tuples (as the SDK keeps them)."""
+def add_attributes(
+    span: Span, attributes: Mapping[str, Any], *, max_length: int | None = None
+) -> None:
+    """Set ``attributes``: valid attribute values, sequences as tuples (as the SDK keeps them).
+
+    ``max_length``, when given, promises that no text value is longer: a span whose value
+    length limit is at least that needs no truncation, so it keeps the fast path.
+    """
     stored: Any = getattr(span, "_attributes", None)
     lock: Any = getattr(span, "_lock", None)
     if (
         stored.__class__ is BoundedAttributes
         and lock is not None
-        and stored.max_value_len is None
+        and (
+            stored.max_value_len is None
+            or (max_length is not None and stored.max_value_len >= max_length)
+        )
         and not stored._immutable
         and (stored.maxlen is None or len(stored._dict) + len(attributes) <= stored.maxlen)
     ):

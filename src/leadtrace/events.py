@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from leadtrace import semconv
 from leadtrace._fields import Attr
@@ -73,6 +74,11 @@ ClickIdType = Literal["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid"
 _VERSION = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 _EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 Id = Annotated[str, Field(min_length=1, max_length=256)]
+EARLIEST_OCCURRED_AT: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""Earliest ``occurred_at`` an event accepts (span times count nanoseconds from here)."""
+LATEST_OCCURRED_AT: Final = datetime(2262, 4, 11, tzinfo=timezone.utc)
+"""Latest ``occurred_at`` an event accepts (64-bit signed nanoseconds end on 2262-04-11)."""
+_LATEST_NAIVE: Final = LATEST_OCCURRED_AT.replace(tzinfo=None)
 Text = Annotated[str, Field(max_length=1024)]
 
 
@@ -207,6 +213,22 @@ class Event(BaseModel):
     def schema_version(self) -> str:
         """SchemaVer of this event's model (``event_version``)."""
         return self.event_version
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_in_range(cls, value: datetime) -> datetime:
+        """Span timestamps are nanoseconds since 1970 in 64 bits: year 1 or 9999 cannot be one."""
+        if value.tzinfo is None:
+            low, high = EARLIEST_OCCURRED_AT.replace(tzinfo=None), _LATEST_NAIVE
+        else:
+            low, high = EARLIEST_OCCURRED_AT, LATEST_OCCURRED_AT
+        if not low <= value <= high:
+            raise PydanticCustomError(
+                "timestamp_out_of_range",
+                "occurred_at must be between 1970-01-01 and 2262-04-11 (UTC): span times are "
+                "64-bit nanoseconds since 1970",
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -543,6 +565,49 @@ class FieldSpec:
     valid: bool = True
     """Whether every value the field's type allows is a valid OpenTelemetry attribute value
     (text, numbers, flags, sequences of them): then spans need not check it again."""
+    max_length: int | None = 0
+    """Longest text the field (or each item of a sequence) can hold: 0 when it holds no
+    text, None when its type sets no bound (``emit()`` checks those against the value limit)."""
+
+
+def _max_length(metadata: typing.Iterable[Any]) -> int | None:
+    """The ``max_length`` among pydantic field metadata, nested ``Annotated`` types included."""
+    for item in metadata:
+        found = getattr(item, "max_length", None)
+        if isinstance(found, int):
+            return found
+        nested = getattr(item, "metadata", None)
+        if typing.get_origin(item) is Annotated:
+            nested = typing.get_args(item)[1:]
+        if nested:
+            found = _max_length(nested)
+            if found is not None:
+                return found
+    return None
+
+
+def _text_bound(annotation: Any, metadata: typing.Iterable[Any]) -> int | None:
+    """See :attr:`FieldSpec.max_length`."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Union or origin is types.UnionType:
+        bounds = [_text_bound(a, metadata) for a in args if a is not type(None)]
+        if any(b is None for b in bounds):
+            return None
+        return max((b for b in bounds if b is not None), default=0)
+    if origin is Annotated:
+        return _text_bound(args[0], [*args[1:], *metadata])
+    if origin is Literal:
+        return max((len(a) for a in args if isinstance(a, str)), default=0)
+    if origin in (tuple, list, frozenset, set):
+        items = [a for a in args if a is not Ellipsis]
+        bounds = [_text_bound(a, ()) for a in items]
+        if any(b is None for b in bounds):
+            return None
+        return max((b for b in bounds if b is not None), default=0)
+    if annotation is str:
+        return _max_length(metadata)
+    return 0
 
 
 def _model_type(annotation: Any) -> type[BaseModel] | None:
@@ -603,7 +668,8 @@ def build_spec(model: type[BaseModel], prefix: str) -> tuple[FieldSpec, ...]:
         elif name == "synthetic":
             kind = "bool_true"
         valid = kind in ("datetime", "bool_true") or _attribute_typed(info.annotation)
-        specs.append(FieldSpec(name, attr, kind, valid=valid))
+        bound = _text_bound(info.annotation, info.metadata) if kind in ("scalar", "sequence") else 0
+        specs.append(FieldSpec(name, attr, kind, valid=valid, max_length=bound))
     return tuple(specs)
 
 
@@ -640,6 +706,9 @@ class AttributePlan:
     valid: bool = True
     """Whether every attribute :meth:`write` can produce is a valid OpenTelemetry value as it
     is (sequences are written as tuples), nested models included."""
+    text_bounds: tuple[tuple[str, int | None], ...] = ()
+    """``(attribute, longest text it can hold)`` for every own text attribute (nested models
+    have their own plans); None where the type sets no bound."""
 
     def write(self, obj: BaseModel, out: dict[str, Any]) -> None:
         """Write the attributes of ``obj`` into ``out`` (None values skipped)."""
@@ -688,6 +757,7 @@ def compile_plan(spec: tuple[FieldSpec, ...]) -> AttributePlan:
         text_names=tuple(attr for _, attr in (*scalars, *sequences)),
         valid=all(fs.valid for fs in spec if fs.kind != "model")
         and all(plan.valid for _, plan in nested),
+        text_bounds=tuple((fs.attribute, fs.max_length) for fs in spec if fs.max_length != 0),
     )
 
 

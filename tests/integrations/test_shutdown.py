@@ -44,6 +44,7 @@ def receiver() -> Iterator[OTLPReceiver]:
 def test_uvicorn_sigterm_exports_the_last_request(receiver: OTLPReceiver, tmp_path: Path) -> None:
     """A request served by a real uvicorn, then SIGTERM: its spans still reach the collector."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LEADTRACE_"))}
+    env["OTEL_BSP_SCHEDULE_DELAY"] = "60000"  # nothing leaves before the signal but the flush
     port = _free_port()
     with (
         open(tmp_path / "server.err", "w+b") as errors,
@@ -68,7 +69,7 @@ def _serve_then_stop(server: subprocess.Popen[bytes], port: int, receiver: OTLPR
         assert server.stdout.readline().strip() == b"ready"
         response = httpx.get(f"http://127.0.0.1:{port}/?{CAMPAIGN_QUERY}", timeout=10)
         assert response.status_code == 200
-        time.sleep(1)  # well inside the batch processor's 5 s delay: nothing exported yet
+        time.sleep(1)  # well inside the 60 s delivery delay set above: nothing exported yet
         assert receiver.records() == []
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)

@@ -210,3 +210,62 @@ def test_oldest_spans_are_dropped_past_the_bound() -> None:
         _export_journey(receiver.url)
         assert [r.name for r in receiver.records()] == ["journey"]  # the last to end
         assert receiver.dropped_spans == 2
+
+
+def _post_traces(url: str, timeout: float = 5.0) -> int:
+    request = urllib.request.Request(  # noqa: S310 - a 127.0.0.1 http URL
+        f"{url}/v1/traces",
+        data=b"",
+        headers={"Content-Type": "application/x-protobuf"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_refuse_answers_the_status_and_keeps_nothing() -> None:
+    """refuse(503) answers every export with 503 and counts it; accept() brings 200 back."""
+    with OTLPReceiver() as receiver:
+        receiver.refuse(503)
+        assert _post_traces(receiver.url) == 503
+        assert receiver.requests["refused"] == 1
+        assert receiver.requests["traces"] == 0
+        receiver.accept()
+        assert _post_traces(receiver.url) == 200
+        assert receiver.requests["traces"] == 1
+
+
+def test_refuse_needs_an_error_status() -> None:
+    """refuse() with a success status is a ConfigError naming the status."""
+    with OTLPReceiver() as receiver, pytest.raises(ConfigError, match="got 200"):
+        receiver.refuse(200)
+
+
+def test_hang_never_answers_until_accept() -> None:
+    """A hung export times out at the client; the receiver counts it and keeps nothing."""
+    with OTLPReceiver() as receiver:
+        receiver.hang()
+        with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            _post_traces(receiver.url, timeout=0.3)
+        assert receiver.requests["hung"] == 1
+        receiver.accept()
+        assert _post_traces(receiver.url) == 200
+        assert receiver.records() == []
+
+
+def test_refuse_containing_refuses_only_matching_requests() -> None:
+    """refuse(400, containing=...) refuses bodies holding those bytes and takes the others."""
+    with OTLPReceiver() as receiver:
+        receiver.refuse(400, containing=b"poison")
+        handle = _exporting_handle(receiver.url)
+        with handle.activate():
+            leadtrace.emit("form_viewed", form_id="poison")
+        handle.force_flush()
+        assert receiver.requests["refused"] == 1
+        with handle.activate():
+            leadtrace.emit("form_viewed", form_id="fine")
+        handle.shutdown()
+        assert [r.attributes["martech.form.id"] for r in receiver.records()] == ["fine"]

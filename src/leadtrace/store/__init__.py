@@ -12,8 +12,15 @@ from __future__ import annotations
 from leadtrace.store._exporter import (
     DEFAULT_MAX_BYTES,
     STORE_FILE,
+    FanOutSpanExporter,
     SQLiteSpanExporter,
     local_exporters,
 )
 
-__all__ = ["DEFAULT_MAX_BYTES", "STORE_FILE", "SQLiteSpanExporter", "local_exporters"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "STORE_FILE",
+    "FanOutSpanExporter",
+    "SQLiteSpanExporter",
+    "local_exporters",
+]

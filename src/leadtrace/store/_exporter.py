@@ -34,6 +34,7 @@ from leadtrace.store._schema import SCHEMA
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "STORE_FILE",
+    "FanOutSpanExporter",
     "SQLiteSpanExporter",
     "local_exporters",
     "open_for_writing",
@@ -311,3 +312,31 @@ def local_exporters(
     if "jsonl" in kinds:
         exporters.append(JsonLinesSpanExporter(local_dir))
     return exporters
+
+
+class FanOutSpanExporter(SpanExporter):
+    """Exports every batch to each of several exporters (the local stores side by side).
+
+    A batch counts as exported when at least one of them took it: retrying it would write it
+    twice into those that did. Each store counts its own failures (the journey store in
+    ``leadtrace.store.dropped_spans``).
+    """
+
+    def __init__(self, exporters: Sequence[SpanExporter]) -> None:
+        self.exporters = tuple(exporters)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export ``spans`` to every exporter."""
+        results = [exporter.export(spans) for exporter in self.exporters]
+        if SpanExportResult.SUCCESS in results:
+            return SpanExportResult.SUCCESS
+        return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        """Shut every exporter down."""
+        for exporter in self.exporters:
+            exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Flush every exporter."""
+        return all(exporter.force_flush(timeout_millis) for exporter in self.exporters)

@@ -74,6 +74,15 @@ class OTLPReceiver(SpanSource):
     too). Spans are kept in arrival order and read in start-time order. Use it as a context
     manager, or call :meth:`start` and :meth:`stop`.
 
+    To test what an exporter does when the collector misbehaves, :meth:`refuse` makes it
+    answer every request with an error status, :meth:`hang` makes it never answer, and
+    :meth:`accept` brings it back; refused and hung requests keep nothing (counted in
+    ``requests["refused"]`` and ``requests["hung"]``)::
+
+        receiver.refuse(503)   # collector overloaded
+        receiver.hang()        # collector stuck: requests time out
+        receiver.accept()      # healthy again
+
     Args:
         contracts: a contracts YAML path or :class:`~leadtrace.quality.Contracts` for
             ``assert_fields``; the built-in contracts by default.
@@ -91,7 +100,18 @@ class OTLPReceiver(SpanSource):
             raise ConfigError(f"OTLPReceiver max_spans must be at least 1, got {max_spans}")
         self.max_spans = max_spans
         self.dropped_spans = 0
-        self.requests: dict[str, int] = {"traces": 0, "metrics": 0, "logs": 0, "rejected": 0}
+        self.requests: dict[str, int] = {
+            "traces": 0,
+            "metrics": 0,
+            "logs": 0,
+            "rejected": 0,
+            "refused": 0,
+            "hung": 0,
+        }
+        self._refuse_status: int | None = None
+        self._refuse_containing: bytes | None = None
+        self._released = threading.Event()
+        self._released.set()
         self._spans: list[SpanRecord] = []
         self._metrics: list[MetricPoint] = []
         self._log_records = 0
@@ -134,6 +154,7 @@ class OTLPReceiver(SpanSource):
 
     def stop(self) -> None:
         """Stop serving, close the socket and join the thread. Safe to call twice."""
+        self._released.set()  # let hung requests end
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
@@ -152,6 +173,50 @@ class OTLPReceiver(SpanSource):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def refuse(self, status: int = 503, *, containing: bytes | None = None) -> None:
+        """Answer requests with HTTP ``status`` (e.g. 503, 500, 400), keeping nothing.
+
+        Args:
+            status: the 4xx or 5xx status to answer.
+            containing: refuse only requests whose (decompressed) body holds these bytes,
+                e.g. ``b"poison"`` for a collector that refuses one span.
+        """
+        if not 400 <= status <= 599:
+            raise ConfigError(f"OTLPReceiver.refuse needs a 4xx or 5xx status, got {status}")
+        self._released.set()
+        self._refuse_containing = containing
+        self._refuse_status = status
+
+    def hang(self) -> None:
+        """Read each request and never answer it (until :meth:`accept` or :meth:`stop`)."""
+        self._refuse_status = None
+        self._refuse_containing = None
+        self._released.clear()
+
+    def accept(self) -> None:
+        """Behave normally again; requests hanging now end with a 503 and keep nothing."""
+        self._refuse_status = None
+        self._refuse_containing = None
+        self._released.set()
+
+    def _fault(self, body: bytes) -> int | None:
+        """The status to answer instead of ingesting, after hanging if told to; None: ingest."""
+        if not self._released.is_set():
+            with self._lock:
+                self.requests["hung"] += 1
+            self._released.wait()
+            return HTTPStatus.SERVICE_UNAVAILABLE
+        status = self._refuse_status
+        containing = self._refuse_containing
+        if status is not None and containing is not None and containing not in body:
+            return None
+        if status is not None:
+            with self._lock:
+                self.requests["refused"] += 1
+        return status
 
     # --- data ----------------------------------------------------------------------------------
 
@@ -266,6 +331,10 @@ def _handler_for(receiver: OTLPReceiver) -> type[BaseHTTPRequestHandler]:
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                status = receiver._fault(body)
+                if status is not None:
+                    self._reply(HTTPStatus(status), b"refused by the test", "text/plain")
+                    return
                 payload = route(body)
             except (DecodeError, OSError, zlib.error, EOFError) as exc:
                 receiver._rejected()
@@ -274,11 +343,14 @@ def _handler_for(receiver: OTLPReceiver) -> type[BaseHTTPRequestHandler]:
             self._reply(HTTPStatus.OK, payload, _PROTOBUF)
 
         def _reply(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the client gave up waiting (a hung request)
+                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             """Keep test output quiet: requests are counted in ``receiver.requests``."""
