@@ -157,7 +157,9 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 def services(store: Path, crm_url: str) -> Iterator[str]:
     """Start the worker and the landing page; yield the landing URL; SIGTERM both after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTRACE_")}
+    store.mkdir(parents=True, exist_ok=True)
     env.update(
+        DEMO_STORE=str(store / "journeys.db"),
         LEADTRACE_LOCAL_DIR=str(store),
         LEADTRACE_HASH_KEY=DEMO_HASH_KEY,
         LEADTRACE_CONSENT_AUDIT_LOG="off",
@@ -197,8 +199,11 @@ def visit(landing: str, visitor: Visitor, crm: hubspot_standin.Contacts) -> None
         "" if visitor.fault == "missing_utm" else f"?{CAMPAIGN_QUERY}&gclid=demo{visitor.number}"
     )
     with httpx.Client(base_url=landing, timeout=20.0, follow_redirects=True) as browser:
-        browser.get(f"/{query}").raise_for_status()
-        browser.post("/consent", data={"choice": "accept"}).raise_for_status()
+        page = f"{landing}/{query}"
+        browser.get(page).raise_for_status()
+        # A browser sends the page it is on as Referer: before any cookie, that is what
+        # carries the campaign touch to the consent answer.
+        browser.post("/consent", data={"choice": "accept"}, headers={"Referer": page})
         form = {
             "email": visitor.email,
             "name": f"Lead {visitor.number}",
@@ -207,7 +212,7 @@ def visit(landing: str, visitor: Visitor, crm: hubspot_standin.Contacts) -> None
             "team_size": "11-50",
             "form_version": "2" if visitor.fault == "consent_missing" else "3",
         }
-        browser.post("/demo", data=form).raise_for_status()
+        browser.post("/demo", data=form, headers={"Referer": f"{landing}/"}).raise_for_status()
 
 
 def run(journeys: int, faults: Mapping[str, float], seed: int, store: Path) -> list[Visitor]:
@@ -267,10 +272,11 @@ def report_and_compare(
     from rich.console import Console
     from rich.table import Table
 
-    from leadtrace.report import build_report, journey_slis, print_report, read_jsonl, render_html
+    from leadtrace.report import build_report, journey_slis, print_report, render_html
+    from leadtrace.store.queries import JourneyStore
 
     console = Console()
-    report = build_report(read_jsonl(store / "spans.jsonl"))
+    report = build_report(JourneyStore(store / "journeys.db").records())
     statuses = journey_slis(report)
     console.print(f"\n[bold]leadtrace demo[/bold]: {len(visitors)} visitors in {elapsed:.0f} s\n")
     print_report(report, statuses, console)
@@ -289,7 +295,10 @@ def report_and_compare(
         encoding="utf-8",
     )
     console.print(f"HTML report: {html_path}")
-    console.print(f"Spans: {store / 'spans.jsonl'} (leadtrace report --spans ... to report again)")
+    console.print(
+        f"Journey store: {store / 'journeys.db'} (leadtrace journeys --db ...; "
+        "leadtrace report --store ...)"
+    )
     return report
 
 

@@ -37,7 +37,7 @@ def test_quickstart_block_runs_and_writes_spans(tmp_path: Path) -> None:
     (tmp_path / "quickstart.py").write_text(code.group(1), encoding="utf-8")
     result = _run_script("quickstart.py", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "spans:    as JSON lines in .leadtrace/spans.jsonl" in result.stdout
+    assert "JSON lines in .leadtrace/spans.jsonl" in result.stdout
     spans = [
         json.loads(line)
         for line in (tmp_path / ".leadtrace" / "spans.jsonl").read_text().splitlines()

@@ -12,6 +12,7 @@ import leadtrace
 from leadtrace import Campaign, ConsentState
 from leadtrace._cli import cli
 from leadtrace._local import JsonLinesSpanExporter
+from leadtrace.store import SQLiteSpanExporter
 from leadtrace.report import (
     Ratio,
     build_report,
@@ -123,12 +124,31 @@ def test_cli_prints_the_report_and_writes_the_html(spans: Path, tmp_path: Path) 
     assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
-def test_cli_names_the_fix_when_there_are_no_spans(tmp_path: Path) -> None:
+def test_cli_names_the_fix_when_there_is_no_store(tmp_path: Path) -> None:
     """No local store yet: exit 1 with what to do."""
-    result = CliRunner().invoke(cli, ["report", "--spans", str(tmp_path / "none.jsonl")])
+    result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "journeys.db")])
 
     assert result.exit_code == 1
-    assert "no spans at" in result.output
+    assert "no journey store at" in result.output
+    assert "with no OTLP endpoint set" in result.output
+
+
+def test_cli_reads_the_journey_store_by_default(tmp_path: Path) -> None:
+    """`leadtrace report` reads <local dir>/journeys.db, the store configure() writes."""
+    handle = leadtrace.configure(
+        service_name="web", local=True, environ={},
+        span_exporters=[SQLiteSpanExporter(tmp_path / "journeys.db")],
+    )  # fmt: skip
+    with handle.activate():
+        _healthy("L-1")
+        _wrong_owner("L-2")
+    handle.shutdown()
+
+    result = CliRunner(env={"COLUMNS": "160", "LEADTRACE_LOCAL_DIR": str(tmp_path)}).invoke(
+        cli, ["report"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 journeys, 1 broken" in result.output
 
 
 def test_cli_rejects_a_bad_since(spans: Path) -> None:
@@ -136,7 +156,7 @@ def test_cli_rejects_a_bad_since(spans: Path) -> None:
     result = CliRunner().invoke(cli, ["report", "--spans", str(spans), "--since", "soon"])
 
     assert result.exit_code == 2
-    assert "use a number and s, m, h or d" in result.output
+    assert "is not an age such as 90s, 15m, 1h or 2d" in result.output
 
 
 def test_a_torn_last_line_is_skipped(spans: Path) -> None:

@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 import leadtrace
 from leadtrace.integrations.asgi import instrument_fastapi
+from leadtrace.store import SQLiteSpanExporter
 
 FORM_ID = "demo-request"
 FORM_VERSION = "3"
@@ -120,6 +121,11 @@ capture and forwards the journey without the visitor's consent: the "consent los
 form and router" failure that the demo's ``consent_missing`` fault shows."""
 
 
+_WORKER_CLIENT: list[httpx.AsyncClient] = []
+"""One connection pool to the worker for the app's life (a client per request costs more
+than the hand-off itself)."""
+
+
 async def forward_lead(fields: dict[str, list[str]]) -> str | None:
     """Hand the demo request to the lead pipeline worker, carrying the journey across.
 
@@ -142,8 +148,10 @@ async def forward_lead(fields: dict[str, list[str]]) -> str | None:
         "company": first.get("company", ""),
         "country": first.get("country", "US"),
     }
-    async with httpx.AsyncClient(timeout=10.0) as client:
-        (await client.post(f"{url}/leads", json=lead, headers=headers)).raise_for_status()
+    if not _WORKER_CLIENT:
+        _WORKER_CLIENT.append(httpx.AsyncClient(timeout=10.0))
+    response = await _WORKER_CLIENT[0].post(f"{url}/leads", json=lead, headers=headers)
+    response.raise_for_status()
     return lead_id
 
 
@@ -209,15 +217,11 @@ def create_app() -> FastAPI:
     return app
 
 
-def where_spans_go(handle: leadtrace.Leadtrace) -> str:
-    """One line saying where this process's spans are exported."""
-    settings = handle.settings
-    if settings.endpoint is not None:
-        return f"spans go to the OTLP collector at {settings.endpoint} ({settings.protocol})"
-    return (
-        f"spans go to the local store in {settings.local_dir}/ "
-        "(set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector)"
-    )
+def demo_store() -> list[SQLiteSpanExporter] | None:
+    """``leadtrace demo`` names its journey store in ``DEMO_STORE``: spans go there as well
+    as to ``OTEL_EXPORTER_OTLP_ENDPOINT`` when one is set."""
+    path = os.environ.get("DEMO_STORE")
+    return [SQLiteSpanExporter(path)] if path else None
 
 
 def main() -> None:
@@ -231,10 +235,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    handle = leadtrace.configure(service_name="landing-web")
+    leadtrace.configure(service_name="landing-web", span_exporters=demo_store())
     query = "utm_source=google&utm_medium=cpc&utm_campaign=spring-launch"
     print(f"landing page: http://{args.host}:{args.port}/?{query}", flush=True)
-    print(where_spans_go(handle), flush=True)
+    print(leadtrace.describe(), flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
 
 

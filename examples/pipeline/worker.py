@@ -2,8 +2,11 @@
 
 A FastAPI service the landing page hands each demo request to (``POST /leads`` with the
 ``leadtrace-journey`` header), so the journey continues in a second process. Each step is a
-leadtrace stage; the CRM write goes through the real ``hubspot-api-client`` to the HubSpot
-stand-in (``hubspot_standin.py``, not HubSpot). The stand-ins behave like the real services
+leadtrace stage; the CRM write goes through the real ``hubspot-api-client``, instrumented by
+``leadtrace.integrations.hubspot``, to the HubSpot stand-in (``hubspot_standin.py``, not
+HubSpot). The instrumentor's span carries what HubSpot answered (status, dedupe outcome,
+existing record id, rate-limit headers); the worker's own ``crm_updated`` stage carries the
+fields it wrote (score, routing rule, owner), so the instrumentor's event is turned off. The stand-ins behave like the real services
 do on a bad day, which is what the demo's faults rely on:
 
 - the enrichment provider does not answer in time for ``slow-corp.example``;
@@ -29,6 +32,8 @@ from pydantic import BaseModel
 
 import leadtrace
 from leadtrace.integrations.asgi import instrument_fastapi
+from leadtrace.integrations.hubspot import HubSpotInstrumentor
+from leadtrace.store import SQLiteSpanExporter
 
 SLOW_COMPANIES = frozenset({"slow-corp.example"})
 """The enrichment provider does not answer in time for these companies."""
@@ -212,7 +217,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--crm", default=os.environ.get("DEMO_CRM_URL", "http://127.0.0.1:8090"))
     args = parser.parse_args()
-    leadtrace.configure(service_name="lead-worker")
+    store = os.environ.get("DEMO_STORE")  # leadtrace demo's journey store, beside any collector
+    leadtrace.configure(
+        service_name="lead-worker", span_exporters=[SQLiteSpanExporter(store)] if store else None
+    )
+    HubSpotInstrumentor().instrument(emit_events=False)
+    print(leadtrace.describe(), flush=True)
     uvicorn.run(create_app(args.crm), host=args.host, port=args.port, log_level="warning")
 
 

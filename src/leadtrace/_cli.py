@@ -7,7 +7,11 @@ journeys). Exit codes: 0 success, 1 a check failed, 2 usage.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from leadtrace.store._commands import STORE_OPTION
 
 __all__ = ["cli"]
 
@@ -142,31 +146,37 @@ def schema_check(baseline: str, modules: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def _since_ns(since: str | None) -> int:
-    """``--since 90m`` / ``2h`` / ``1d`` as a Unix-nanosecond lower bound (0: no bound)."""
+def _report_records(db: str, spans_path: str | None, since: str | None) -> list[Any]:
+    """The finished spans to report on: the journey store, or JSON lines with ``--spans``."""
     import time
+    from pathlib import Path
 
-    if not since:
-        return 0
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, unit = since[:-1], since[-1:]
-    if unit not in units or not number.isdigit():
-        raise click.BadParameter(
-            f"{since!r}: use a number and s, m, h or d, e.g. 1h", param_hint="--since"
+    from leadtrace.report import read_jsonl
+    from leadtrace.store._commands import open_store, parse_age
+
+    since_ns = None if since is None else int((time.time() - parse_age(since)) * 1e9)
+    if spans_path is not None:
+        if not Path(spans_path).is_file():
+            raise click.ClickException(f"no spans at {spans_path}")
+        return [r for r in read_jsonl(spans_path) if since_ns is None or r.start_ns >= since_ns]
+    if not Path(db).is_file():
+        raise click.ClickException(
+            f"no journey store at {db}: run your app (or `leadtrace demo`) with no OTLP "
+            "endpoint set so spans land in the local store, or pass --db / --spans"
         )
-    return time.time_ns() - int(number) * units[unit] * 1_000_000_000
+    return open_store(db).records(since_ns=since_ns)
 
 
 @cli.command("report")
+@STORE_OPTION
 @click.option(
     "--spans",
     "spans_path",
-    default=".leadtrace/spans.jsonl",
-    show_default=True,
+    default=None,
     type=click.Path(dir_okay=False, path_type=str),
-    help="The local store's spans (JSON lines) to report on.",
+    help="Report on spans written as JSON lines (LEADTRACE_LOCAL_STORE=jsonl) instead.",
 )
-@click.option("--since", default=None, metavar="AGE", help="Only journeys started since, e.g. 1h.")
+@click.option("--since", default=None, metavar="AGE", help="Only spans since, e.g. 1h.")
 @click.option(
     "--html",
     "html_path",
@@ -181,20 +191,15 @@ def _since_ns(since: str | None) -> int:
     help="Count synthetic (test) journeys.",
 )
 def report_command(
-    spans_path: str, since: str | None, html_path: str | None, include_synthetic: bool
-) -> None:
+    db: str, spans_path: str | None, since: str | None, html_path: str | None,
+    include_synthetic: bool,
+) -> None:  # fmt: skip
     """Which signals hold, which layer broke, for how many journeys, and why."""
     from pathlib import Path
 
-    from leadtrace.report import build_report, journey_slis, print_report, read_jsonl, render_html
+    from leadtrace.report import build_report, journey_slis, print_report, render_html
 
-    if not Path(spans_path).is_file():
-        raise click.ClickException(
-            f"no spans at {spans_path}: run your app (or `leadtrace demo`) with no OTLP "
-            "endpoint set so spans land in the local store, or pass --spans"
-        )
-    floor = _since_ns(since)
-    records = [r for r in read_jsonl(spans_path) if r.start_ns >= floor]
+    records = _report_records(db, spans_path, since)
     report = build_report(records, include_synthetic=include_synthetic)
     statuses = journey_slis(report)
     print_report(report, statuses)

@@ -27,10 +27,12 @@ def _spans(handle: Leadtrace) -> str:
         return "to the exporters of the application's own TracerProvider"
     if handle._memory_exporter is not None:
         return "kept in memory (a local handle: read them with handle.finished_spans())"
-    return (
-        f"as JSON lines in {settings.local_dir}/spans.jsonl "
-        "(set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector)"
-    )
+    stores = {
+        "sqlite": f"the journey store {settings.local_dir}/journeys.db",
+        "jsonl": f"JSON lines in {settings.local_dir}/spans.jsonl",
+    }
+    where = " and ".join(stores[kind] for kind in settings.local_store if kind in stores)
+    return f"to {where} (set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector)"
 
 
 def describe() -> str:

@@ -88,7 +88,7 @@ def landing(tmp_path: Path) -> Iterator[Landing]:
         ) as server:  # fmt: skip
             try:
                 assert server.stdout is not None
-                banner = [server.stdout.readline().decode().strip() for _ in range(2)]
+                banner = [server.stdout.readline().decode().strip() for _ in range(3)]
                 _wait_listening(port)
                 yield Landing(f"http://127.0.0.1:{port}", banner, receiver, server)
             finally:
@@ -128,9 +128,8 @@ def _server(records: list[SpanRecord], since: int, until: int) -> list[SpanRecor
 def test_landing_prints_its_url_and_where_spans_go(landing: Landing) -> None:
     """At start-up the example prints the URL to open and the collector its spans go to."""
     assert landing.banner[0].startswith(f"landing page: {landing.base}/?utm_source=")
-    assert landing.banner[1] == (
-        f"spans go to the OTLP collector at {landing.receiver.url} (http/protobuf)"
-    )
+    assert landing.banner[1].startswith("leadtrace 0.1.0: service 'landing-web'")
+    assert landing.banner[2] == f"spans:    over OTLP (http/protobuf) to {landing.receiver.url}"
 
 
 def test_reject_accept_and_change_of_mind(

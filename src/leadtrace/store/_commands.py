@@ -45,7 +45,7 @@ def _default_db() -> str:
     return str(Path(os.environ.get("LEADTRACE_LOCAL_DIR", ".leadtrace")) / STORE_FILE)
 
 
-_DB = click.option(
+STORE_OPTION = click.option(
     "--db",
     default=_default_db,
     show_default="<LEADTRACE_LOCAL_DIR>/journeys.db",
@@ -58,7 +58,8 @@ def _when(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _open(db: str) -> JourneyStore:
+def open_store(db: str) -> JourneyStore:
+    """The journey store at ``db``; a file that is not one is a usage error naming it."""
     from leadtrace.store.queries import JourneyStore
 
     try:
@@ -68,14 +69,14 @@ def _open(db: str) -> JourneyStore:
 
 
 @click.command("journeys")
-@_DB
+@STORE_OPTION
 @click.option("--broken", is_flag=True, help="Only journeys with a broken stage.")
 @click.option("--campaign", default=None, metavar="ID", help="Only journeys of this campaign id.")
 @click.option("--since", default=None, metavar="AGE", help="Only journeys started since, e.g. 1h.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 def journeys(db: str, broken: bool, campaign: str | None, since: str | None, limit: int) -> None:
     """List recorded journeys, newest first: stages, completeness and first broken layer."""
-    store = _open(db)
+    store = open_store(db)
     since_ns = None if since is None else int((time.time() - parse_age(since)) * 1e9)
     found = store.journeys(
         since_ns=since_ns, campaign=campaign, broken=True if broken else None, limit=limit
@@ -104,10 +105,10 @@ def journeys(db: str, broken: bool, campaign: str | None, since: str | None, lim
 
 @click.command("journey")
 @click.argument("journey_id")
-@_DB
+@STORE_OPTION
 def journey(journey_id: str, db: str) -> None:
     """Show one journey's timeline across every process that recorded it."""
-    store = _open(db)
+    store = open_store(db)
     try:
         loaded = store.journey(journey_id)
     except ConfigError as exc:
