@@ -518,6 +518,9 @@ def configure(
     from leadtrace.audit import install_audit_trail  # deferred: only needed at setup
 
     install_audit_trail(handle)
+    from leadtrace.metrics import install_sli_metrics  # deferred: only needed at setup
+
+    install_sli_metrics(handle)
     if logger_provider is not None:
         handle.add_shutdown_hook(lambda: logging.getLogger("leadtrace").removeHandler(handler))
     if local:

@@ -1,0 +1,412 @@
+"""SLI metrics: every emitted event evaluated once against the SLIs, counted good / total.
+
+:class:`SliRecorder` is an event hook (``handle.on_event``) that ``configure()`` installs with
+the built-in SLIs (:mod:`leadtrace.slo.spec`). For each event it evaluates the SLIs that
+count that stage, once, before any sampling decision matters (the hook runs whether or not
+the span is recorded), so SLIs stay exact when traces are sampled. It exports:
+
+``martech.sli.events`` (counter, ``{event}``)
+    Events that counted toward an SLI. Prometheus: ``martech_sli_events_total``.
+``martech.sli.good_events`` (counter, ``{event}``)
+    Those that were good. Prometheus: ``martech_sli_good_events_total``.
+``martech.journey.latency`` (histogram, ``s``)
+    Seconds from journey start to each stage event; explicit buckets that include every SLO
+    latency threshold. Prometheus: ``martech_journey_latency_seconds_bucket{le="300.0"}`` ...
+
+Attributes are bounded: ``martech.sli.name``, ``martech.journey.stage``,
+``martech.campaign.channel``, ``martech.form.version``, ``martech.routing.territory``
+(region), ``martech.integration``, ``martech.journey.synthetic`` (``"true"`` / ``"false"``)
+and ``martech.campaign.id``. Each value set is capped (campaigns at 100 by default); values
+past the cap become ``_other`` and are counted in ``leadtrace.metrics.overflow``.
+
+Cost on the caller: the predicates and one append to a lock-free queue. The queue is folded
+into the cumulative counts when a metric reader collects (the counters are observable), or
+on the caller's thread when it holds ``max_pending`` events, so nothing is lost when no
+reader collects for a while.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
+
+from leadtrace import semconv
+from leadtrace.errors import ConfigError
+from leadtrace.slo.spec import ALL_EVENTS, Check, Sli, SliFile, load_slis
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.view import View
+
+    from leadtrace._runtime import Leadtrace
+    from leadtrace.events import Event
+
+__all__ = [
+    "DEFAULT_LATENCY_BUCKETS",
+    "INTEGRATION",
+    "LABEL_KEYS",
+    "OVERFLOW",
+    "SLI_NAME",
+    "SliRecorder",
+    "install_sli_metrics",
+    "latency_buckets",
+    "latency_view",
+    "recorder_of",
+    "use_slis",
+]
+
+_log = logging.getLogger("leadtrace")
+
+SLI_EVENTS: Final = "martech.sli.events"
+"""Counter of events that counted toward an SLI (``martech_sli_events_total``)."""
+SLI_GOOD_EVENTS: Final = "martech.sli.good_events"
+"""Counter of good events (``martech_sli_good_events_total``)."""
+JOURNEY_LATENCY: Final = "martech.journey.latency"
+"""Histogram: seconds from journey start to a stage event (``martech_journey_latency_seconds``)."""
+OVERFLOW_COUNTER: Final = "leadtrace.metrics.overflow"
+"""Counter of metric attribute values replaced by :data:`OVERFLOW` (the cardinality cap)."""
+
+SLI_NAME: Final = "martech.sli.name"
+"""Metric attribute: the SLI an event counted toward."""
+INTEGRATION: Final = "martech.integration"
+"""Metric attribute: the integration behind an event (source system, CRM or enrichment vendor)."""
+OVERFLOW: Final = "_other"
+"""Value that replaces attribute values past the cardinality cap."""
+
+LABEL_KEYS: Final = (
+    semconv.JOURNEY_STAGE,
+    semconv.CAMPAIGN_CHANNEL,
+    semconv.FORM_VERSION,
+    semconv.ROUTING_TERRITORY,
+    INTEGRATION,
+    semconv.CAMPAIGN_ID,
+    semconv.JOURNEY_SYNTHETIC,
+)
+"""Metric attributes taken from each event, in this order (``martech.sli.name`` comes first)."""
+
+DEFAULT_LATENCY_BUCKETS: Final = (
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0, 86400.0,
+)  # fmt: skip
+"""Journey latency boundaries in seconds; SLO thresholds are added to them."""
+
+_INTEGRATION_SOURCES = (
+    semconv.EVENT_SOURCE_SYSTEM,
+    semconv.CRM_SYSTEM,
+    semconv.ENRICHMENT_PROVIDER,
+)
+_EMPTY = (None, "", ())
+
+Labels = tuple[str, ...]
+_Pending = tuple[Labels, Any, list[tuple[str, bool]]]
+
+
+def latency_buckets(slis: SliFile | None = None) -> tuple[float, ...]:
+    """Histogram boundaries: the defaults plus every latency threshold of ``slis``."""
+    extra = slis.latency_bounds() if slis is not None else []
+    return tuple(sorted({*DEFAULT_LATENCY_BUCKETS, *(float(b) for b in extra)}))
+
+
+def latency_view(slis: SliFile | None = None) -> View:
+    """A View for your own ``MeterProvider`` that keeps the SLO thresholds as boundaries.
+
+    leadtrace already asks for these boundaries on the instrument; pass this View when your
+    provider has other Views that would override that advice.
+    """
+    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+
+    return View(
+        instrument_name=JOURNEY_LATENCY,
+        aggregation=ExplicitBucketHistogramAggregation(list(latency_buckets(slis))),
+    )
+
+
+class _Cap:
+    """Distinct values of one attribute, capped; later new values become :data:`OVERFLOW`."""
+
+    __slots__ = ("key", "limit", "seen")
+
+    def __init__(self, key: str, limit: int) -> None:
+        self.key = key
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: Any, overflowed: Callable[[str], None]) -> str:
+        if value in _EMPTY:
+            return ""
+        text = (value if isinstance(value, str) else str(value).lower())[:128]
+        if text in self.seen:
+            return text
+        if len(self.seen) >= self.limit:
+            overflowed(self.key)
+            return OVERFLOW
+        self.seen.add(text)
+        return text
+
+
+class _Compiled:
+    __slots__ = ("good", "name", "where")
+
+    def __init__(self, sli: Sli) -> None:
+        self.name = sli.name
+        self.where = _all(p.compile() for p in sli.where)
+        self.good = _all(p.compile() for p in sli.good)
+
+
+def _all(checks: Iterable[Check]) -> Check | None:
+    listed = tuple(checks)
+    if not listed:
+        return None
+    if len(listed) == 1:
+        return listed[0]
+    return lambda a: all(check(a) for check in listed)
+
+
+class SliRecorder:
+    """Event hook that counts SLIs good / total and records journey latency.
+
+    Args:
+        meter: meter for the instruments.
+        slis: the SLI definitions (built-in defaults when None).
+        campaign_limit: distinct ``martech.campaign.id`` values before :data:`OVERFLOW`.
+        value_limit: distinct values of every other attribute before :data:`OVERFLOW`.
+        max_pending: events queued before the caller folds them in itself.
+    """
+
+    def __init__(
+        self,
+        meter: Meter,
+        slis: SliFile | None = None,
+        *,
+        campaign_limit: int = 100,
+        value_limit: int = 50,
+        max_pending: int = 65_536,
+    ) -> None:
+        self._meter = meter
+        self._pending: deque[_Pending] = deque()
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, Labels], list[int]] = {}
+        self._attributes: dict[tuple[str, Labels], dict[str, str]] = {}
+        self._caps = tuple(
+            _Cap(key, campaign_limit if key == semconv.CAMPAIGN_ID else value_limit)
+            for key in LABEL_KEYS[1:-1]
+        )
+        self._latency: Histogram | None = None
+        self._buckets: tuple[float, ...] = ()
+        self._overflow: Counter = meter.create_counter(
+            OVERFLOW_COUNTER,
+            unit="{value}",
+            description="Metric attribute values replaced by '_other' (cardinality cap reached).",
+        )
+        meter.create_observable_counter(
+            SLI_EVENTS,
+            callbacks=[self._observe_total],
+            unit="{event}",
+            description="Events that counted toward an SLI (before any trace sampling).",
+        )
+        meter.create_observable_counter(
+            SLI_GOOD_EVENTS,
+            callbacks=[self._observe_good],
+            unit="{event}",
+            description="Events that counted toward an SLI and met its predicate.",
+        )
+        self.slis: SliFile = load_slis() if slis is None else slis
+        self._table: dict[str, tuple[_Compiled, ...]] = {}
+        self.use(self.slis)
+
+    def use(self, slis: SliFile) -> None:
+        """Count ``slis`` from now on (series of earlier SLIs keep their last value).
+
+        Raises:
+            ConfigError: a latency threshold is not a bucket boundary of the latency
+                histogram, which was created by an earlier event; call this before any event.
+        """
+        buckets = latency_buckets(slis)
+        if self._latency is not None and not set(buckets) <= set(self._buckets):
+            raise ConfigError(
+                "use_slis(): the latency thresholds "
+                f"{sorted(set(buckets) - set(self._buckets))} arrived after the latency "
+                "histogram was created; call use_slis() right after configure()"
+            )
+        if self._latency is None:
+            self._buckets = buckets
+        compiled = tuple(_Compiled(sli) for sli in slis.slis)
+        table: dict[str, list[_Compiled]] = {}
+        pairs = list(zip(compiled, slis.slis, strict=True))
+        wildcard = [c for c, sli in pairs if ALL_EVENTS in sli.events]
+        for c, sli in pairs:
+            for name in sli.events:
+                if name != ALL_EVENTS:
+                    table.setdefault(name, []).append(c)
+        self._wildcard = tuple(wildcard)
+        self._table = {name: (*found, *self._wildcard) for name, found in table.items()}
+        self.slis = slis
+        self._prime(slis)
+
+    def _prime(self, slis: SliFile) -> None:
+        """Create every SLI's series at zero, so ``absent()`` means a broken pipeline."""
+        from leadtrace.events import all_events
+
+        registered = [cls.event_name for cls in all_events()]
+        with self._lock:
+            for sli in slis.slis:
+                stages = registered if ALL_EVENTS in sli.events else sli.events
+                for stage in stages:
+                    labels = (stage, "", "", "", "", "", "false")
+                    self._counts.setdefault((sli.name, labels), [0, 0])
+
+    def _checks(self, stage: str) -> tuple[_Compiled, ...]:
+        found = self._table.get(stage)
+        if found is None:
+            found = self._wildcard
+            if len(self._table) < 1024:  # stage names come from the app; keep this bounded
+                self._table[stage] = found
+        return found
+
+    def _overflowed(self, key: str) -> None:
+        self._overflow.add(1, {"attribute": key})
+
+    def __call__(self, event: Event, attributes: Mapping[str, Any]) -> None:
+        """Evaluate the SLIs that count this event's stage and queue the outcome."""
+        stage = attributes.get(semconv.JOURNEY_STAGE) or event.event_name
+        checks = self._table.get(stage)
+        if checks is None:
+            checks = self._checks(stage)
+        elapsed = attributes.get(semconv.JOURNEY_ELAPSED)
+        if not checks and elapsed is None:
+            return
+        results = [
+            (c.name, c.good is None or c.good(attributes))
+            for c in checks
+            if c.where is None or c.where(attributes)
+        ]
+        get = attributes.get
+        integration = (
+            get(semconv.EVENT_SOURCE_SYSTEM) or get(semconv.CRM_SYSTEM)
+            or get(semconv.ENRICHMENT_PROVIDER)
+        )  # fmt: skip
+        overflowed = self._overflowed
+        channel, form, region, via, campaign = self._caps
+        labels = (
+            stage,
+            channel(get(semconv.CAMPAIGN_CHANNEL), overflowed),
+            form(get(semconv.FORM_VERSION), overflowed),
+            region(get(semconv.ROUTING_TERRITORY), overflowed),
+            via(integration, overflowed),
+            campaign(get(semconv.CAMPAIGN_ID), overflowed),
+            "true" if get(semconv.JOURNEY_SYNTHETIC) is True else "false",
+        )
+        pending = self._pending
+        pending.append((labels, elapsed, results))
+        if len(pending) >= self._max_pending:
+            self.fold()
+
+    def fold(self) -> None:
+        """Fold queued events into the cumulative counts and the latency histogram."""
+        with self._lock:
+            pending, counts = self._pending, self._counts
+            latency = self._latency
+            while True:
+                try:
+                    labels, elapsed, results = pending.popleft()
+                except IndexError:
+                    break
+                for name, good in results:
+                    cell = counts.get((name, labels))
+                    if cell is None:
+                        cell = counts[(name, labels)] = [0, 0]
+                    cell[1] += 1
+                    if good:
+                        cell[0] += 1
+                if elapsed is not None and elapsed >= 0:
+                    if latency is None:
+                        latency = self._latency = self._meter.create_histogram(
+                            JOURNEY_LATENCY,
+                            unit="s",
+                            description="Seconds from the journey's start to each stage event.",
+                            explicit_bucket_boundaries_advisory=list(self._buckets),
+                        )
+                    latency.record(elapsed, self._attributes_of("", labels))
+
+    def _attributes_of(self, sli: str, labels: Labels) -> dict[str, str]:
+        found = self._attributes.get((sli, labels))
+        if found is None:
+            found = {k: v for k, v in zip(LABEL_KEYS, labels, strict=True) if v}
+            if sli:
+                found = {SLI_NAME: sli, **found}
+            self._attributes[(sli, labels)] = found
+        return found
+
+    def _observations(self, which: int) -> list[Observation]:
+        self.fold()
+        with self._lock:
+            return [
+                Observation(cell[which], self._attributes_of(sli, labels))
+                for (sli, labels), cell in self._counts.items()
+            ]
+
+    def _observe_total(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observations(1)
+
+    def _observe_good(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observations(0)
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """``{sli: (good, total)}`` summed over all attributes, for health reports and tests."""
+        self.fold()
+        totals: dict[str, list[int]] = {}
+        with self._lock:
+            for (sli, _), (good, total) in self._counts.items():
+                cell = totals.setdefault(sli, [0, 0])
+                cell[0] += good
+                cell[1] += total
+        return {sli: (good, total) for sli, (good, total) in totals.items()}
+
+
+_recorders: weakref.WeakKeyDictionary[Any, SliRecorder] = weakref.WeakKeyDictionary()
+
+
+def install_sli_metrics(handle: Leadtrace, slis: SliFile | None = None) -> SliRecorder:
+    """Create the SLI recorder on ``handle.meter`` and register it as an event hook.
+
+    ``configure()`` calls this with the built-in SLIs; use :func:`use_slis` to change them.
+    """
+    recorder = SliRecorder(handle.meter, slis)
+    handle.on_event(recorder)
+    _recorders[handle] = recorder
+    return recorder
+
+
+def recorder_of(handle: Leadtrace) -> SliRecorder:
+    """The SLI recorder ``configure()`` installed on ``handle``.
+
+    Raises:
+        ConfigError: the handle has none (it was not built by ``configure()``).
+    """
+    found = _recorders.get(handle)
+    if found is None:
+        raise ConfigError("this handle has no SLI recorder; build it with leadtrace.configure()")
+    return found
+
+
+def use_slis(handle: Leadtrace, slis: SliFile | str | Path) -> SliFile:
+    """Count the SLIs of a file (or a parsed :class:`SliFile`) on ``handle`` from now on.
+
+    Call it right after ``configure()``::
+
+        handle = leadtrace.configure(service_name="lead-api")
+        leadtrace.metrics.use_slis(handle, "slis.yaml")
+
+    Raises:
+        ConfigError: the file is invalid (names the line), or came too late (see
+            :meth:`SliRecorder.use`).
+    """
+    spec = slis if isinstance(slis, SliFile) else load_slis(slis)
+    recorder_of(handle).use(spec)
+    return spec
