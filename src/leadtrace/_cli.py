@@ -1,7 +1,8 @@
 """Commands of the ``leadtrace`` CLI, built with click. Imported only by :mod:`leadtrace.cli`.
 
 One group per concept: ``schema`` (export and compatibility check of event schemas),
-``consent`` (audit-trail verification). Exit codes: 0 success, 1 a check failed, 2 usage.
+``consent`` (audit-trail verification), ``slo`` (SLO file check, Prometheus rule generation).
+Exit codes: 0 success, 1 a check failed, 2 usage.
 """
 
 from __future__ import annotations
@@ -127,3 +128,67 @@ def schema_check(baseline: str, modules: tuple[str, ...]) -> None:
     )
     if failed:
         raise SystemExit(1)
+
+
+@cli.group()
+def slo() -> None:
+    """Check SLO files and generate Prometheus recording rules and burn-rate alerts."""
+
+
+_SLO_FILE = click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=str)
+)
+
+
+@slo.command("check")
+@_SLO_FILE
+def slo_check(file: str | None) -> None:
+    """Validate an SLO FILE (leadtrace SLIs or Sloth prometheus/v1) without writing anything.
+
+    Without FILE, checks the built-in SLIs. Exit 0 when valid, 1 with the line and the rule
+    when not.
+    """
+    from leadtrace.errors import ConfigError
+    from leadtrace.slo import load_slos
+
+    try:
+        slos = load_slos(file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for found in slos:
+        click.echo(f"ok   {found.name}: {found.objective:g} % over {found.period}")
+    click.echo(f"{file or 'built-in SLIs'}: {len(slos)} SLOs valid")
+
+
+@slo.command("generate")
+@_SLO_FILE
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Rules file to write ('-' for standard output).",
+)
+def slo_generate(file: str | None, output: str) -> None:
+    """Write Prometheus rules for an SLO FILE: recording rules and burn-rate alerts.
+
+    Without FILE, uses the built-in SLIs. Load the output with Prometheus's rule_files.
+    """
+    from leadtrace.errors import ConfigError
+    from leadtrace.slo import generate
+
+    try:
+        text = generate(file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    rules = text.count("\n  - record: ") + text.count("\n  - alert: ")
+    click.echo(f"wrote {output}: {rules} rules", err=True)
