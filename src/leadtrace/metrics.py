@@ -192,6 +192,11 @@ class SliRecorder:
         self._max_pending = max_pending
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, Labels], list[int]] = {}
+        self._fresh: dict[tuple[str, Labels], list[int]] = {}
+        self._shown: list[tuple[str, Labels]] = []
+        self._snapshot: list[tuple[dict[str, str], int, int]] = []
+        self._generation = 0
+        self._consumed = [0, 0]
         self._attributes: dict[tuple[str, Labels], dict[str, str]] = {}
         self._caps = tuple(
             _Cap(key, campaign_limit if key == semconv.CAMPAIGN_ID else value_limit)
@@ -310,29 +315,37 @@ class SliRecorder:
     def fold(self) -> None:
         """Fold queued events into the cumulative counts and the latency histogram."""
         with self._lock:
-            pending, counts = self._pending, self._counts
-            latency = self._latency
-            while True:
-                try:
-                    labels, elapsed, results = pending.popleft()
-                except IndexError:
-                    break
-                for name, good in results:
-                    cell = counts.get((name, labels))
-                    if cell is None:
-                        cell = counts[(name, labels)] = [0, 0]
-                    cell[1] += 1
-                    if good:
-                        cell[0] += 1
-                if elapsed is not None and elapsed >= 0:
-                    if latency is None:
-                        latency = self._latency = self._meter.create_histogram(
-                            JOURNEY_LATENCY,
-                            unit="s",
-                            description="Seconds from the journey's start to each stage event.",
-                            explicit_bucket_boundaries_advisory=list(self._buckets),
-                        )
-                    latency.record(elapsed, self._attributes_of("", labels))
+            self._fold()
+
+    def _fold(self) -> None:
+        pending, counts, fresh = self._pending, self._counts, self._fresh
+        latency = self._latency
+        while True:
+            try:
+                labels, elapsed, results = pending.popleft()
+            except IndexError:
+                break
+            for name, good in results:
+                key = (name, labels)
+                cell = fresh.get(key) or counts.get(key)
+                if cell is None:
+                    # A new series is reported at zero once before its events count, because
+                    # Prometheus's rate() ignores the first sample of a series: this way it
+                    # sees every event.
+                    counts[key] = [0, 0]
+                    cell = fresh[key] = [0, 0]
+                cell[1] += 1
+                if good:
+                    cell[0] += 1
+            if elapsed is not None and elapsed >= 0:
+                if latency is None:
+                    latency = self._latency = self._meter.create_histogram(
+                        JOURNEY_LATENCY,
+                        unit="s",
+                        description="Seconds from the journey's start to each stage event.",
+                        explicit_bucket_boundaries_advisory=list(self._buckets),
+                    )
+                latency.record(elapsed, self._attributes_of("", labels))
 
     def _attributes_of(self, sli: str, labels: Labels) -> dict[str, str]:
         found = self._attributes.get((sli, labels))
@@ -343,13 +356,31 @@ class SliRecorder:
             self._attributes[(sli, labels)] = found
         return found
 
+    def _take_snapshot(self) -> None:
+        """Fold, release the series reported at zero last time, and snapshot every count."""
+        fresh, counts = self._fresh, self._counts
+        for key in self._shown:
+            good, total = fresh.pop(key)
+            cell = counts[key]
+            cell[0] += good
+            cell[1] += total
+        self._fold()
+        self._shown = list(fresh)
+        self._snapshot = [
+            (self._attributes_of(*key), cell[0], cell[1]) for key, cell in counts.items()
+        ]
+        self._generation += 1
+
     def _observations(self, which: int) -> list[Observation]:
-        self.fold()
+        # Both counters report the same snapshot within one collection: whichever callback
+        # runs first in a collection takes it, the other one reuses it.
         with self._lock:
-            return [
-                Observation(cell[which], self._attributes_of(sli, labels))
-                for (sli, labels), cell in self._counts.items()
-            ]
+            if self._consumed[which] == self._generation:
+                self._take_snapshot()
+            self._consumed[which] = self._generation
+            if which == 0:
+                return [Observation(good, attrs) for attrs, good, _ in self._snapshot]
+            return [Observation(total, attrs) for attrs, _, total in self._snapshot]
 
     def _observe_total(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._observations(1)
@@ -358,12 +389,12 @@ class SliRecorder:
         return self._observations(0)
 
     def counts(self) -> dict[str, tuple[int, int]]:
-        """``{sli: (good, total)}`` summed over all attributes, for health reports and tests."""
-        self.fold()
+        """``{sli: (good, total)}`` of every event so far, for health reports and tests."""
         totals: dict[str, list[int]] = {}
         with self._lock:
-            for (sli, _), (good, total) in self._counts.items():
-                cell = totals.setdefault(sli, [0, 0])
+            self._fold()
+            for key, (good, total) in [*self._counts.items(), *self._fresh.items()]:
+                cell = totals.setdefault(key[0], [0, 0])
                 cell[0] += good
                 cell[1] += total
         return {sli: (good, total) for sli, (good, total) in totals.items()}
