@@ -103,7 +103,7 @@ _INTEGRATION_SOURCES = (
 _EMPTY = (None, "", ())
 
 Labels = tuple[str, ...]
-_Pending = tuple[Labels, Any, list[tuple[str, bool]]]
+_Pending = tuple[tuple[Any, ...], Any, list[tuple[str, bool]]]
 
 
 def latency_buckets(slis: SliFile | None = None) -> tuple[float, ...]:
@@ -149,13 +149,15 @@ class _Cap:
         return text
 
 
-class _Compiled:
-    __slots__ = ("good", "name", "where")
+_Compiled = tuple[str, "Check | None", Check]
+"""An SLI ready to evaluate: its name, its ``where`` (None: every event) and its ``good``."""
 
-    def __init__(self, sli: Sli) -> None:
-        self.name = sli.name
-        self.where = _all(p.compile() for p in sli.where)
-        self.good = _all(p.compile() for p in sli.good)
+
+def _compile(sli: Sli) -> _Compiled:
+    where = _all(p.compile() for p in sli.where)
+    good = _all(p.compile() for p in sli.good)
+    assert good is not None  # an SLI has at least one good predicate
+    return (sli.name, where, good)
 
 
 def _all(checks: Iterable[Check]) -> Check | None:
@@ -164,7 +166,14 @@ def _all(checks: Iterable[Check]) -> Check | None:
         return None
     if len(listed) == 1:
         return listed[0]
-    return lambda a: all(check(a) for check in listed)
+
+    def every(attributes: Mapping[str, Any]) -> bool:
+        for check in listed:  # noqa: SIM110 - cheaper than all() over a generator, per event
+            if not check(attributes):
+                return False
+        return True
+
+    return every
 
 
 class SliRecorder:
@@ -193,6 +202,7 @@ class SliRecorder:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, Labels], list[int]] = {}
         self._fresh: dict[tuple[str, Labels], list[int]] = {}
+        self._bounded: dict[tuple[Any, ...], Labels] = {}
         self._shown: list[tuple[str, Labels]] = []
         self._snapshot: list[tuple[dict[str, str], int, int]] = []
         self._generation = 0
@@ -241,7 +251,7 @@ class SliRecorder:
             )
         if self._latency is None:
             self._buckets = buckets
-        compiled = tuple(_Compiled(sli) for sli in slis.slis)
+        compiled = tuple(_compile(sli) for sli in slis.slis)
         table: dict[str, list[_Compiled]] = {}
         pairs = list(zip(compiled, slis.slis, strict=True))
         wildcard = [c for c, sli in pairs if ALL_EVENTS in sli.events]
@@ -287,28 +297,24 @@ class SliRecorder:
         if not checks and elapsed is None:
             return
         results = [
-            (c.name, c.good is None or c.good(attributes))
-            for c in checks
-            if c.where is None or c.where(attributes)
+            (name, good(attributes))
+            for name, where, good in checks
+            if where is None or where(attributes)
         ]
         get = attributes.get
-        integration = (
-            get(semconv.EVENT_SOURCE_SYSTEM) or get(semconv.CRM_SYSTEM)
-            or get(semconv.ENRICHMENT_PROVIDER)
-        )  # fmt: skip
-        overflowed = self._overflowed
-        channel, form, region, via, campaign = self._caps
-        labels = (
+        # The raw values only: capping them is left to the fold, off the caller's path.
+        raw = (
             stage,
-            channel(get(semconv.CAMPAIGN_CHANNEL), overflowed),
-            form(get(semconv.FORM_VERSION), overflowed),
-            region(get(semconv.ROUTING_TERRITORY), overflowed),
-            via(integration, overflowed),
-            campaign(get(semconv.CAMPAIGN_ID), overflowed),
-            "true" if get(semconv.JOURNEY_SYNTHETIC) is True else "false",
-        )
+            get(semconv.CAMPAIGN_CHANNEL),
+            get(semconv.FORM_VERSION),
+            get(semconv.ROUTING_TERRITORY),
+            get(semconv.EVENT_SOURCE_SYSTEM) or get(semconv.CRM_SYSTEM)
+            or get(semconv.ENRICHMENT_PROVIDER),
+            get(semconv.CAMPAIGN_ID),
+            get(semconv.JOURNEY_SYNTHETIC) is True,
+        )  # fmt: skip
         pending = self._pending
-        pending.append((labels, elapsed, results))
+        pending.append((raw, elapsed, results))
         if len(pending) >= self._max_pending:
             self.fold()
 
@@ -320,11 +326,15 @@ class SliRecorder:
     def _fold(self) -> None:
         pending, counts, fresh = self._pending, self._counts, self._fresh
         latency = self._latency
+        bounded = self._bounded
         while True:
             try:
-                labels, elapsed, results = pending.popleft()
+                raw, elapsed, results = pending.popleft()
             except IndexError:
                 break
+            labels = bounded.get(raw)
+            if labels is None:
+                labels = self._bound(raw)
             for name, good in results:
                 key = (name, labels)
                 cell = fresh.get(key) or counts.get(key)
@@ -346,6 +356,18 @@ class SliRecorder:
                         explicit_bucket_boundaries_advisory=list(self._buckets),
                     )
                 latency.record(elapsed, self._attributes_of("", labels))
+
+    def _bound(self, raw: tuple[Any, ...]) -> Labels:
+        """Labels of one event's raw values, each capped; remembered for the next events."""
+        overflowed = self._overflowed
+        labels = (
+            raw[0],
+            *(cap(value, overflowed) for cap, value in zip(self._caps, raw[1:-1], strict=True)),
+            "true" if raw[-1] else "false",
+        )
+        if len(self._bounded) < 10_000:  # values past a cap keep their own raw keys
+            self._bounded[raw] = labels
+        return labels
 
     def _attributes_of(self, sli: str, labels: Labels) -> dict[str, str]:
         found = self._attributes.get((sli, labels))
