@@ -1,7 +1,8 @@
 """Commands of the ``leadtrace`` CLI, built with click. Imported only by :mod:`leadtrace.cli`.
 
 One group per concept: ``schema`` (export and compatibility check of event schemas),
-``consent`` (audit-trail verification), ``slo`` (SLO file check, Prometheus rule generation).
+``consent`` (audit-trail verification), ``slo`` (SLO file check, Prometheus rule generation),
+``change`` (record a deployment / schema / routing-rule / vendor change).
 Exit codes: 0 success, 1 a check failed, 2 usage.
 """
 
@@ -192,3 +193,88 @@ def slo_generate(file: str | None, output: str) -> None:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     rules = text.count("\n  - record: ") + text.count("\n  - alert: ")
     click.echo(f"wrote {output}: {rules} rules", err=True)
+
+
+@cli.group()
+def change() -> None:
+    """Record changes (deployments, schema changes, routing-rule edits, vendor incidents)."""
+
+
+@change.command("record")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(
+        ["deployment", "schema_change", "routing_rule", "vendor_incident", "configuration"]
+    ),
+    help="What changed.",
+)
+@click.option("--summary", required=True, help="One line: what changed and why.")
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A label for the span and the annotation's tags, e.g. rule_version=43 (repeatable).",
+)
+@click.option("--service", default=None, help="Service name (default: OTEL_SERVICE_NAME).")
+@click.option(
+    "--grafana-url",
+    envvar="LEADTRACE_GRAFANA_URL",
+    default=None,
+    help="Grafana base URL; with a token, the change is posted as an annotation.",
+)
+@click.option(
+    "--grafana-token",
+    envvar="LEADTRACE_GRAFANA_TOKEN",
+    default=None,
+    help="Grafana service-account token (annotations:write). Read from the environment.",
+)
+def change_record(
+    kind: str,
+    summary: str,
+    labels: tuple[str, ...],
+    service: str | None,
+    grafana_url: str | None,
+    grafana_token: str | None,
+) -> None:
+    """Record a change from a deploy script or CI job.
+
+    The change goes out over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (log record and
+    ``martech.changes`` counter) and to Grafana's annotations API with --grafana-url and a
+    token. A failed Grafana post is reported on stderr; it never fails the command.
+    """
+    import os
+
+    import leadtrace
+    from leadtrace.changes import GrafanaAnnotations, record_change
+    from leadtrace.errors import ConfigError
+    from leadtrace.scrubbing import scrub_text
+
+    parsed: dict[str, str] = {}
+    for item in labels:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--label {item!r} must look like NAME=VALUE")
+        parsed[name.strip()] = value
+    try:
+        if grafana_url and not grafana_token:
+            raise ConfigError("--grafana-url needs a token: set LEADTRACE_GRAFANA_TOKEN")
+        grafana = GrafanaAnnotations(grafana_url, grafana_token or "") if grafana_url else None
+        handle = leadtrace.configure(
+            service_name=service or os.environ.get("OTEL_SERVICE_NAME") or "leadtrace-cli",
+            local=True,
+        )
+        thread = record_change(handle, kind, summary, scrub=scrub_text, grafana=grafana, **parsed)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if thread is not None:
+        thread.join(timeout=(grafana.timeout if grafana else 0) + 1)
+    handle.force_flush()
+    handle.shutdown()
+    click.echo(f"recorded {kind}: {scrub_text(summary)}")
+    if grafana is not None:
+        if grafana.failures or (thread is not None and thread.is_alive()):
+            click.echo(f"warning: annotation not posted to {grafana.endpoint}", err=True)
+        else:
+            click.echo(f"annotation posted to {grafana.endpoint}")

@@ -530,6 +530,10 @@ def configure(
     if meter_provider is not existing_meter:
         metrics.set_meter_provider(meter_provider)
     _global = handle
+    from leadtrace.changes import record_startup  # deferred: only needed at setup
+    from leadtrace.events import all_events
+
+    record_startup(handle, (f"{c.event_name}:{c.event_version}" for c in all_events()))
     _log.info("leadtrace configured: %r", handle)
     return handle
 

@@ -265,15 +265,15 @@ class SliRecorder:
         self._prime(slis)
 
     def _prime(self, slis: SliFile) -> None:
-        """Create every SLI's series at zero, so ``absent()`` means a broken pipeline."""
-        from leadtrace.events import all_events
+        """Create every SLI's series at zero, so ``absent()`` means a broken pipeline.
 
-        registered = [cls.event_name for cls in all_events()]
+        One series per SLI and stage it names; an SLI of every event (``"*"``) gets one
+        series without a stage.
+        """
         with self._lock:
             for sli in slis.slis:
-                stages = registered if ALL_EVENTS in sli.events else sli.events
-                for stage in stages:
-                    labels = (stage, "", "", "", "", "", "false")
+                for stage in sli.events:
+                    labels = ("" if stage == ALL_EVENTS else stage, "", "", "", "", "", "false")
                     self._counts.setdefault((sli.name, labels), [0, 0])
 
     def _checks(self, stage: str) -> tuple[_Compiled, ...]:
