@@ -2,7 +2,8 @@
 
 One group per concept: ``schema`` (export and compatibility check of event schemas),
 ``consent`` (audit-trail verification), ``slo`` (SLO file check, Prometheus rule generation),
-``change`` (record a deployment / schema / routing-rule / vendor change).
+``change`` (record a deployment / schema / routing-rule / vendor change), ``dashboard``
+(the Grafana campaign signal health dashboard).
 Exit codes: 0 success, 1 a check failed, 2 usage.
 """
 
@@ -278,3 +279,47 @@ def change_record(
             click.echo(f"warning: annotation not posted to {grafana.endpoint}", err=True)
         else:
             click.echo(f"annotation posted to {grafana.endpoint}")
+
+
+@cli.group()
+def dashboard() -> None:
+    """Generate the Grafana campaign signal health dashboard."""
+
+
+@dashboard.command("generate")
+@click.option(
+    "--slos",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="Your SLI file (default: the built-in SLIs).",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Dashboard JSON to write ('-' for standard output).",
+)
+def dashboard_generate(slos: str | None, output: str) -> None:
+    """Write the dashboard JSON (import it in Grafana, then pick the data sources).
+
+    Needs the 'dashboards' extra (grafana-foundation-sdk, Python 3.11 or newer).
+    """
+    from leadtrace.dashboards import render
+    from leadtrace.errors import ConfigError
+    from leadtrace.slo.spec import load_slis
+
+    try:
+        text = render(load_slis(slos))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}", err=True)
