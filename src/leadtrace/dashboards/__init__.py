@@ -30,7 +30,7 @@ from typing import Any
 from leadtrace.errors import ConfigError
 from leadtrace.slo.spec import Sli, SliFile, load_slis
 
-__all__ = ["Panel", "build", "panels", "render"]
+__all__ = ["Panel", "build", "panels", "render", "with_all_selected"]
 
 FILTER = (
     'martech_campaign_channel=~"$channel",martech_campaign_id=~"$campaign",'
@@ -428,3 +428,14 @@ def _status_mappings(gm: Any) -> list[Any]:
 def render(slis: SliFile | None = None) -> str:
     """The dashboard JSON text: sorted keys, two-space indent, trailing newline."""
     return json.dumps(build(slis), sort_keys=True, indent=2) + "\n"
+
+
+def with_all_selected(
+    expr: str, *, range_: str = "5m", rate_interval: str = "1m", synthetic: str = "false"
+) -> str:
+    """A panel query as Grafana sends it with every variable on "All", for promtool or curl."""
+    text = expr.replace("$__rate_interval", rate_interval).replace("$__range", range_)
+    text = text.replace('"$synthetic"', f'"{synthetic}"')
+    for name in VARIABLES:
+        text = text.replace(f'"${name}"', '".*"')
+    return text
