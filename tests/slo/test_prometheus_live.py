@@ -18,7 +18,15 @@ import pytest
 
 import leadtrace
 from leadtrace import events
-from leadtrace.events import CrmUpdated, LeadRouted
+from leadtrace.events import (
+    CrmUpdated,
+    FormSubmitted,
+    LeadCreated,
+    LeadEnriched,
+    LeadQualified,
+    LeadRouted,
+    SalesAcknowledged,
+)
 from leadtrace.slo import generate
 
 pytestmark = pytest.mark.slow
@@ -135,10 +143,16 @@ CAMPAIGN = leadtrace.Campaign(id="spring", source="google", medium="cpc", channe
 
 def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -> None:
     started = events.now() - timedelta(seconds=600 if late else 10)
+    lead = f"L-{index}"
     with leadtrace.journey(
         campaign=CAMPAIGN, consent=consent, synthetic=synthetic, started_at=started
     ):
-        leadtrace.emit(LeadRouted(lead_id=f"L-{index}", routing_rule_id="emea", owner_id="U-7"))
+        leadtrace.emit(FormSubmitted(form_id="demo", form_version="v3"))
+        leadtrace.emit(
+            LeadCreated(lead_id=lead, dedupe_outcome="created", identity_match="matched")
+        )
+        leadtrace.emit(LeadEnriched(lead_id=lead, provider="clearbit"))
+        leadtrace.emit(LeadRouted(lead_id=lead, routing_rule_id="emea", owner_id="U-7"))
         leadtrace.emit(
             CrmUpdated(
                 crm_system="hubspot",
@@ -146,6 +160,10 @@ def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -
                 operation="create",
                 record_id=None if index % 4 == 0 else f"C-{index}",
             )
+        )
+        leadtrace.emit(SalesAcknowledged(lead_id=lead, owner_id="U-7"))
+        leadtrace.emit(
+            LeadQualified(lead_id=lead, qualification="disqualified" if index < 2 else "sql")
         )
 
 
@@ -201,3 +219,33 @@ def test_budget_remaining_is_recorded(prometheus: Prometheus) -> None:
     """The Sloth-named budget rule exists for every built-in SLI once data arrived."""
     expr = "count(slo:period_error_budget_remaining:ratio)"
     assert prometheus.wait_for(expr, 12) == 12
+
+
+def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
+    """Each PromQL expression of the dashboard, variables on "All", returns a sample."""
+    pytest.importorskip("grafana_foundation_sdk", reason="needs the 'dashboards' extra")
+    from leadtrace.dashboards import panels, with_all_selected
+    from leadtrace.slo.spec import load_slis
+
+    prometheus.wait_for(_ratio("crm_write_success"), 5 / 20)
+    exprs = [with_all_selected(e) for p in panels(load_slis()) for e in p.exprs]
+    empty = [e for e in exprs if not prometheus.query(e)]
+    assert empty == []
+
+
+@pytest.mark.parametrize(
+    ("sli", "expected"),
+    [("crm_write_success", 15 / 20), ("sales_acceptance", 18 / 20)],
+)
+def test_top_row_values_match_the_driven_mix(
+    prometheus: Prometheus, sli: str, expected: float
+) -> None:
+    """The top-row stat of an SLI shows the share of good real journeys."""
+    pytest.importorskip("grafana_foundation_sdk", reason="needs the 'dashboards' extra")
+    from leadtrace.dashboards import panels, with_all_selected
+    from leadtrace.slo.spec import load_slis
+
+    (panel,) = [p for p in panels(load_slis()) if p.title == sli.replace("_", " ").capitalize()]
+    assert prometheus.wait_for(with_all_selected(panel.exprs[0]), expected) == pytest.approx(
+        expected, abs=1e-9
+    )
