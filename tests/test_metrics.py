@@ -16,7 +16,7 @@ from _metrics import counter_points
 from leadtrace import events
 from leadtrace._runtime import Leadtrace
 from leadtrace.errors import ConfigError
-from leadtrace.events import CrmUpdated, LeadRouted
+from leadtrace.events import CrmUpdated, LeadCreated, LeadRouted
 from leadtrace.metrics import OVERFLOW, SliRecorder, latency_buckets, recorder_of, use_slis
 from leadtrace.slo.spec import parse_slis
 
@@ -185,3 +185,20 @@ def test_use_slis_counts_the_new_definitions(handle: Leadtrace) -> None:
     with leadtrace.journey(campaign=CAMPAIGN):
         leadtrace.emit(_routed())
     assert recorder_of(handle).counts()["routed_with_owner"] == (1, 1)
+
+
+def test_outcomes_count_duplicates_and_consent_drops(
+    handle: Leadtrace, metric_reader: InMemoryMetricReader
+) -> None:
+    """A duplicate lead without analytics consent counts a dedupe and a consent-drop outcome."""
+    with leadtrace.journey(
+        campaign=CAMPAIGN,
+        consent=leadtrace.ConsentState(status="denied"),
+        identity=leadtrace.IdentityKeys(anonymous_id="anon-1"),
+    ):
+        leadtrace.emit(LeadCreated(lead_id="L-1", dedupe_outcome="duplicate"))
+    points = {
+        (dict(attrs)["martech.outcome.kind"], dict(attrs)["martech.outcome.value"]): value
+        for attrs, value in counter_points(metric_reader, "martech.outcomes").items()
+    }
+    assert points == {("dedupe", "duplicate"): 1, ("consent_dropped_identity", "true"): 1}

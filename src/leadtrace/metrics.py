@@ -69,6 +69,13 @@ SLI_GOOD_EVENTS: Final = "martech.sli.good_events"
 """Counter of good events (``martech_sli_good_events_total``)."""
 JOURNEY_LATENCY: Final = "martech.journey.latency"
 """Histogram: seconds from journey start to a stage event (``martech_journey_latency_seconds``)."""
+OUTCOMES: Final = "martech.outcomes"
+"""Counter of stage outcomes (``martech_outcomes_total``): dedupe results, identity matches
+and identity keys dropped for lack of consent, by :data:`OUTCOME_KIND` and :data:`OUTCOME_VALUE`."""
+OUTCOME_KIND: Final = "martech.outcome.kind"
+"""Metric attribute: ``dedupe``, ``identity_match`` or ``consent_dropped_identity``."""
+OUTCOME_VALUE: Final = "martech.outcome.value"
+"""Metric attribute: the outcome, e.g. ``duplicate``, ``ambiguous``, ``true``."""
 OVERFLOW_COUNTER: Final = "leadtrace.metrics.overflow"
 """Counter of metric attribute values replaced by :data:`OVERFLOW` (the cardinality cap)."""
 
@@ -95,15 +102,17 @@ DEFAULT_LATENCY_BUCKETS: Final = (
 )  # fmt: skip
 """Journey latency boundaries in seconds; SLO thresholds are added to them."""
 
-_INTEGRATION_SOURCES = (
-    semconv.EVENT_SOURCE_SYSTEM,
-    semconv.CRM_SYSTEM,
-    semconv.ENRICHMENT_PROVIDER,
+_OUTCOME_KEYS = (
+    semconv.JOURNEY_STAGE,
+    OUTCOME_KIND,
+    OUTCOME_VALUE,
+    INTEGRATION,
+    semconv.JOURNEY_SYNTHETIC,
 )
 _EMPTY = (None, "", ())
 
 Labels = tuple[str, ...]
-_Pending = tuple[tuple[Any, ...], Any, list[tuple[str, bool]]]
+_Pending = tuple[tuple[Any, ...], Any, list[tuple[str, bool]], tuple[Any, Any, bool]]
 
 
 def latency_buckets(slis: SliFile | None = None) -> tuple[float, ...]:
@@ -203,6 +212,8 @@ class SliRecorder:
         self._counts: dict[tuple[str, Labels], list[int]] = {}
         self._fresh: dict[tuple[str, Labels], list[int]] = {}
         self._bounded: dict[tuple[Any, ...], Labels] = {}
+        self._outcomes: dict[tuple[str, ...], int] = {}
+        self._outcome_cap = _Cap(OUTCOME_VALUE, value_limit)
         self._shown: list[tuple[str, Labels]] = []
         self._snapshot: list[tuple[dict[str, str], int, int]] = []
         self._generation = 0
@@ -224,6 +235,13 @@ class SliRecorder:
             callbacks=[self._observe_total],
             unit="{event}",
             description="Events that counted toward an SLI (before any trace sampling).",
+        )
+        meter.create_observable_counter(
+            OUTCOMES,
+            callbacks=[self._observe_outcomes],
+            unit="{event}",
+            description="Stage outcomes sales cares about: dedupe, identity match, identity "
+            "keys dropped for lack of consent.",
         )
         meter.create_observable_counter(
             SLI_GOOD_EVENTS,
@@ -313,8 +331,13 @@ class SliRecorder:
             get(semconv.CAMPAIGN_ID),
             get(semconv.JOURNEY_SYNTHETIC) is True,
         )  # fmt: skip
+        outcomes = (
+            get(semconv.LEAD_DEDUPE_OUTCOME),
+            get(semconv.IDENTITY_MATCH),
+            semconv.CONSENT_DROPPED_REASON in attributes,
+        )
         pending = self._pending
-        pending.append((raw, elapsed, results))
+        pending.append((raw, elapsed, results, outcomes))
         if len(pending) >= self._max_pending:
             self.fold()
 
@@ -329,12 +352,14 @@ class SliRecorder:
         bounded = self._bounded
         while True:
             try:
-                raw, elapsed, results = pending.popleft()
+                raw, elapsed, results, (dedupe, match, dropped) = pending.popleft()
             except IndexError:
                 break
             labels = bounded.get(raw)
             if labels is None:
                 labels = self._bound(raw)
+            if dedupe is not None or match is not None or dropped:
+                self._count_outcomes(labels, dedupe, match, dropped)
             for name, good in results:
                 key = (name, labels)
                 cell = fresh.get(key) or counts.get(key)
@@ -356,6 +381,33 @@ class SliRecorder:
                         explicit_bucket_boundaries_advisory=list(self._buckets),
                     )
                 latency.record(elapsed, self._attributes_of("", labels))
+
+    def _count_outcomes(self, labels: Labels, dedupe: Any, match: Any, dropped: bool) -> None:
+        stage, integration, synthetic = labels[0], labels[4], labels[-1]
+        for kind, value in (
+            ("dedupe", dedupe),
+            ("identity_match", match),
+            ("consent_dropped_identity", "true" if dropped else None),
+        ):
+            if value is None:
+                continue
+            key = (stage, kind, self._outcome_cap(value, self._overflowed), integration, synthetic)
+            self._outcomes[key] = self._outcomes.get(key, 0) + 1
+
+    def _observe_outcomes(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            self._fold()
+            return [
+                Observation(
+                    count,
+                    {
+                        k: v
+                        for k, v in zip(_OUTCOME_KEYS, key, strict=True)
+                        if v  # an empty integration is left out, as on the SLI counters
+                    },
+                )
+                for key, count in self._outcomes.items()
+            ]
 
     def _bound(self, raw: tuple[Any, ...]) -> Labels:
         """Labels of one event's raw values, each capped; remembered for the next events."""

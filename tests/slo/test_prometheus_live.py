@@ -145,11 +145,19 @@ def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -
     started = events.now() - timedelta(seconds=600 if late else 10)
     lead = f"L-{index}"
     with leadtrace.journey(
-        campaign=CAMPAIGN, consent=consent, synthetic=synthetic, started_at=started
+        campaign=CAMPAIGN,
+        consent=consent,
+        synthetic=synthetic,
+        started_at=started,
+        identity=leadtrace.IdentityKeys(anonymous_id=f"anon-{index}"),
     ):
         leadtrace.emit(FormSubmitted(form_id="demo", form_version="v3"))
         leadtrace.emit(
-            LeadCreated(lead_id=lead, dedupe_outcome="created", identity_match="matched")
+            LeadCreated(
+                lead_id=lead,
+                dedupe_outcome="duplicate" if index == 9 else "created",
+                identity_match="matched",
+            )
         )
         leadtrace.emit(LeadEnriched(lead_id=lead, provider="clearbit"))
         leadtrace.emit(LeadRouted(lead_id=lead, routing_rule_id="emea", owner_id="U-7"))

@@ -39,6 +39,9 @@ FILTER = (
 )
 """Label matchers every business query carries (the dashboard's variables)."""
 
+OUTCOME_FILTER = 'martech_integration=~"$integration",martech_journey_synthetic=~"$synthetic"'
+"""Matchers of outcome queries (that counter carries stage, integration and synthetic only)."""
+
 VARIABLES = ("channel", "campaign", "region", "form_version", "integration")
 _LABELS = {
     "channel": "martech_campaign_channel",
@@ -200,6 +203,24 @@ def panels(slis: SliFile) -> list[Panel]:
             )
         for sli in members:
             found += _layer_pair(slis, sli)
+        if "identity" in layers:
+            found.append(
+                Panel(
+                    "Duplicates and ambiguous matches by outcome",
+                    "timeseries",
+                    (
+                        "sum by (martech_outcome_kind, martech_outcome_value) (rate("
+                        f"martech_outcomes_total{{{OUTCOME_FILTER},"
+                        'martech_outcome_value=~"duplicate|conflict|ambiguous|none"}'
+                        "[$__rate_interval]))",
+                    ),
+                    unit="reqps",
+                    width=12,
+                    runbook=slis.runbook_url(members[0]),
+                    description="Dedupe rejections (duplicate, conflict, ambiguous) and identity "
+                    "matches that were ambiguous or impossible.",
+                )
+            )
         if "sales" in layers and "sales_ready_record_correctness" in by_name:
             sli = by_name["sales_ready_record_correctness"]
             found.append(
@@ -228,6 +249,23 @@ def panels(slis: SliFile) -> list[Panel]:
                     runbook=slis.runbook_url(sli),
                 )
             )
+        found.append(
+            Panel(
+                "Identity keys dropped for lack of consent",
+                "stat",
+                (
+                    "sum(increase(martech_outcomes_total{"
+                    f'{OUTCOME_FILTER},martech_outcome_kind="consent_dropped_identity"}}'
+                    "[$__range]))",
+                ),
+                unit="short",
+                width=6,
+                height=4,
+                runbook=slis.runbook_url(consent[0]),
+                description="Events whose identity keys leadtrace dropped because analytics "
+                "consent was not granted (working as intended; a jump means a consent change).",
+            )
+        )
         for sli in consent:
             found += _layer_pair(slis, sli)[:1]
     return found
