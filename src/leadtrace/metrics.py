@@ -112,7 +112,7 @@ _OUTCOME_KEYS = (
 _EMPTY = (None, "", ())
 
 Labels = tuple[str, ...]
-_Pending = tuple[tuple[Any, ...], Any, list[tuple[str, bool]], tuple[Any, Any, bool]]
+_Pending = tuple[str, "_Plan", tuple[Any, ...]]
 
 
 def latency_buckets(slis: SliFile | None = None) -> tuple[float, ...]:
@@ -158,15 +158,33 @@ class _Cap:
         return text
 
 
-_Compiled = tuple[str, "Check | None", Check]
-"""An SLI ready to evaluate: its name, its ``where`` (None: every event) and its ``good``."""
+_Compiled = tuple[str, "Check | None", Check, frozenset[str]]
+"""An SLI ready to evaluate: name, ``where`` (None: every event), ``good``, keys they read."""
+_Plan = tuple[tuple[_Compiled, ...], tuple[str, ...]]
+
+_CAPTURED: Final = (
+    semconv.CAMPAIGN_CHANNEL,
+    semconv.FORM_VERSION,
+    semconv.ROUTING_TERRITORY,
+    semconv.EVENT_SOURCE_SYSTEM,
+    semconv.CRM_SYSTEM,
+    semconv.ENRICHMENT_PROVIDER,
+    semconv.CAMPAIGN_ID,
+    semconv.JOURNEY_SYNTHETIC,
+    semconv.JOURNEY_ELAPSED,
+    semconv.LEAD_DEDUPE_OUTCOME,
+    semconv.IDENTITY_MATCH,
+    semconv.CONSENT_DROPPED_REASON,
+)
+"""Attributes captured from every event, in this order, before the SLIs' own keys."""
 
 
 def _compile(sli: Sli) -> _Compiled:
     where = _all(p.compile() for p in sli.where)
     good = _all(p.compile() for p in sli.good)
     assert good is not None  # an SLI has at least one good predicate
-    return (sli.name, where, good)
+    keys = frozenset().union(*(p.keys() for p in (*sli.where, *sli.good)))
+    return (sli.name, where, good, keys)
 
 
 def _all(checks: Iterable[Check]) -> Check | None:
@@ -251,6 +269,7 @@ class SliRecorder:
         )
         self.slis: SliFile = load_slis() if slis is None else slis
         self._table: dict[str, tuple[_Compiled, ...]] = {}
+        self._plans: dict[str, _Plan] = {}
         self.use(self.slis)
 
     def use(self, slis: SliFile) -> None:
@@ -279,6 +298,7 @@ class SliRecorder:
                     table.setdefault(name, []).append(c)
         self._wildcard = tuple(wildcard)
         self._table = {name: (*found, *self._wildcard) for name, found in table.items()}
+        self._plans = {}
         self.slis = slis
         self._prime(slis)
 
@@ -294,50 +314,31 @@ class SliRecorder:
                     labels = ("" if stage == ALL_EVENTS else stage, "", "", "", "", "", "false")
                     self._counts.setdefault((sli.name, labels), [0, 0])
 
-    def _checks(self, stage: str) -> tuple[_Compiled, ...]:
-        found = self._table.get(stage)
-        if found is None:
-            found = self._wildcard
-            if len(self._table) < 1024:  # stage names come from the app; keep this bounded
-                self._table[stage] = found
-        return found
+    def _plan(self, stage: str) -> _Plan:
+        """What to capture for events of ``stage``: its SLIs and the attribute keys to keep."""
+        checks = self._table.get(stage, self._wildcard)
+        needed = sorted(frozenset().union(*(keys for *_, keys in checks)) - set(_CAPTURED))
+        plan = (checks, (*_CAPTURED, *needed))
+        if len(self._plans) < 1024:  # stage names come from the app; keep this bounded
+            self._plans[stage] = plan
+        return plan
 
     def _overflowed(self, key: str) -> None:
         self._overflow.add(1, {"attribute": key})
 
     def __call__(self, event: Event, attributes: Mapping[str, Any]) -> None:
-        """Evaluate the SLIs that count this event's stage and queue the outcome."""
+        """Capture the values this event's SLIs, labels and latency need, and queue them.
+
+        The caller pays for one lookup and one C-level copy of a few values; the SLIs are
+        evaluated on those values when the queue is folded (same result: the values are
+        the event's own, taken at emit time, before any sampling decision matters).
+        """
         stage = attributes.get(semconv.JOURNEY_STAGE) or event.event_name
-        checks = self._table.get(stage)
-        if checks is None:
-            checks = self._checks(stage)
-        elapsed = attributes.get(semconv.JOURNEY_ELAPSED)
-        if not checks and elapsed is None:
-            return
-        results = [
-            (name, good(attributes))
-            for name, where, good in checks
-            if where is None or where(attributes)
-        ]
-        get = attributes.get
-        # The raw values only: capping them is left to the fold, off the caller's path.
-        raw = (
-            stage,
-            get(semconv.CAMPAIGN_CHANNEL),
-            get(semconv.FORM_VERSION),
-            get(semconv.ROUTING_TERRITORY),
-            get(semconv.EVENT_SOURCE_SYSTEM) or get(semconv.CRM_SYSTEM)
-            or get(semconv.ENRICHMENT_PROVIDER),
-            get(semconv.CAMPAIGN_ID),
-            get(semconv.JOURNEY_SYNTHETIC) is True,
-        )  # fmt: skip
-        outcomes = (
-            get(semconv.LEAD_DEDUPE_OUTCOME),
-            get(semconv.IDENTITY_MATCH),
-            semconv.CONSENT_DROPPED_REASON in attributes,
-        )
+        plan = self._plans.get(stage)
+        if plan is None:
+            plan = self._plan(stage)
         pending = self._pending
-        pending.append((raw, elapsed, results, outcomes))
+        pending.append((stage, plan, tuple(map(attributes.get, plan[1]))))
         if len(pending) >= self._max_pending:
             self.fold()
 
@@ -352,14 +353,30 @@ class SliRecorder:
         bounded = self._bounded
         while True:
             try:
-                raw, elapsed, results, (dedupe, match, dropped) = pending.popleft()
+                stage, (checks, keys), values = pending.popleft()
             except IndexError:
                 break
+            # Positions follow _CAPTURED: channel, form version, territory, source system,
+            # CRM system, enrichment provider, campaign, synthetic, elapsed, dedupe, match,
+            # consent-dropped reason; then the keys the stage's SLIs read.
+            raw = (
+                stage, values[0], values[1], values[2],
+                values[3] or values[4] or values[5], values[6], values[7] is True,
+            )  # fmt: skip
+            elapsed, dedupe, match, dropped = values[8], values[9], values[10], values[11]
+            if not checks and elapsed is None:
+                continue
+            view = dict(zip(keys, values, strict=True))
+            results = [
+                (name, good(view))
+                for name, where, good, _ in checks
+                if where is None or where(view)
+            ]
             labels = bounded.get(raw)
             if labels is None:
                 labels = self._bound(raw)
-            if dedupe is not None or match is not None or dropped:
-                self._count_outcomes(labels, dedupe, match, dropped)
+            if dedupe is not None or match is not None or dropped is not None:
+                self._count_outcomes(labels, dedupe, match, dropped is not None)
             for name, good in results:
                 key = (name, labels)
                 cell = fresh.get(key) or counts.get(key)

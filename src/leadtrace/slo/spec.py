@@ -100,6 +100,18 @@ class Predicate(BaseModel):
             raise ValueError("present / equals / in / not_in need an 'attribute:'")
         return self
 
+    def keys(self) -> frozenset[str]:
+        """Attribute names this predicate reads."""
+        if self.complete is not None:
+            return frozenset({semconv.QUALITY_COMPLETE})
+        if self.valid is not None:
+            return frozenset({semconv.QUALITY_VALID})
+        if self.latency_max_s is not None:
+            return frozenset({semconv.JOURNEY_ELAPSED})
+        if self.any is not None:
+            return frozenset().union(*(p.keys() for p in self.any))
+        return frozenset({full_name(str(self.attribute))})
+
     def compile(self) -> Check:
         """The predicate as a fast callable on span attributes."""
         if self.complete is not None:
