@@ -127,3 +127,23 @@ def test_cli_writes_the_dashboard(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["dashboard", "generate", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text() == render()
+
+
+def test_panels_fit_the_grid_without_overlapping() -> None:
+    """Every panel has a grid position inside 24 columns and no two panels overlap."""
+    board = build()
+    assert isinstance(board["title"], str)
+    assert isinstance(board["schemaVersion"], int)
+    cells: set[tuple[int, int]] = set()
+    for panel in _panels(board):
+        pos = panel["gridPos"]
+        assert all(isinstance(pos[k], int) for k in ("h", "w", "x", "y")), panel["title"]
+        assert pos["x"] >= 0, panel["title"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        area = {
+            (x, y)
+            for x in range(pos["x"], pos["x"] + pos["w"])
+            for y in range(pos["y"], pos["y"] + pos["h"])
+        }
+        assert not area & cells, panel["title"]
+        cells |= area
