@@ -29,6 +29,7 @@ def test_public_api_is_pinned() -> None:
             "identity",
             "inject",
             "journey",
+            "record_change",
             "semconv",
             "stage",
         ]

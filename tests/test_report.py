@@ -12,7 +12,6 @@ import leadtrace
 from leadtrace import Campaign, ConsentState
 from leadtrace._cli import cli
 from leadtrace._local import JsonLinesSpanExporter
-from leadtrace.store import SQLiteSpanExporter
 from leadtrace.report import (
     Ratio,
     build_report,
@@ -21,6 +20,7 @@ from leadtrace.report import (
     render_html,
     status_of,
 )
+from leadtrace.store import SQLiteSpanExporter
 
 SPRING = Campaign(id="spring", source="google", medium="cpc")
 GRANTED = ConsentState(status="granted", purposes={"analytics"})

@@ -18,10 +18,14 @@ Everything not listed in ``__all__`` is private or lives in a documented submodu
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+from leadtrace import changes as _changes
 from leadtrace import events, semconv
 from leadtrace._describe import describe
 from leadtrace._emit import emit
-from leadtrace._runtime import VERSION, Leadtrace, configure
+from leadtrace._runtime import VERSION, Leadtrace, configure, current
 from leadtrace._stage import stage
 from leadtrace.consent import ConsentState
 from leadtrace.context import (
@@ -37,6 +41,34 @@ from leadtrace.events import Campaign, Event
 from leadtrace.privacy import IdentityKeys, identity
 
 __version__ = VERSION
+
+
+def record_change(
+    kind: str,
+    summary: str,
+    *,
+    grafana: _changes.GrafanaAnnotations | None = None,
+    **labels: Any,
+) -> threading.Thread | None:
+    """Record a deployment, schema change, routing-rule edit or vendor incident.
+
+    The change becomes a log record, a ``leadtrace.change`` event on the current span, a
+    ``martech.changes`` counter sample
+    (``martech.change.kind`` only) and, with ``grafana``, a Grafana annotation posted in the
+    background. See :mod:`leadtrace.changes`::
+
+        leadtrace.record_change("routing_rule", "EMEA split by company size", rule_version="43")
+
+    Raises:
+        ConfigError: ``kind`` is not one of ``changes.CHANGE_KINDS``, the summary is empty or
+            a label name is not snake_case.
+    """
+    from leadtrace.scrubbing import scrub_text
+
+    return _changes.record_change(
+        current(), kind, summary, scrub=scrub_text, grafana=grafana, **labels
+    )
+
 
 __all__ = [
     "BusinessContext",
@@ -59,6 +91,7 @@ __all__ = [
     "identity",
     "inject",
     "journey",
+    "record_change",
     "semconv",
     "stage",
 ]

@@ -1,8 +1,11 @@
 """Commands of the ``leadtrace`` CLI, built with click. Imported only by :mod:`leadtrace.cli`.
 
 One group per concept: ``schema`` (export and compatibility check of event schemas),
-``consent`` (audit-trail verification), ``report`` (the health report over recorded
-journeys). Exit codes: 0 success, 1 a check failed, 2 usage.
+``consent`` (audit-trail verification), ``slo`` (SLO file check, Prometheus rule generation),
+``change`` (record a deployment / schema / routing-rule / vendor change), ``dashboard``
+(the Grafana campaign signal health dashboard), ``report`` (the health report over recorded
+journeys), ``journeys`` / ``journey`` (the local journey store), ``demo``.
+Exit codes: 0 success, 1 a check failed, 2 usage.
 """
 
 from __future__ import annotations
@@ -238,3 +241,196 @@ def _add_store_commands() -> None:
 
 
 _add_store_commands()
+
+
+@cli.group()
+def slo() -> None:
+    """Check SLO files and generate Prometheus recording rules and burn-rate alerts."""
+
+
+_SLO_FILE = click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=str)
+)
+
+
+@slo.command("check")
+@_SLO_FILE
+def slo_check(file: str | None) -> None:
+    """Validate an SLO FILE (leadtrace SLIs or Sloth prometheus/v1) without writing anything.
+
+    Without FILE, checks the built-in SLIs. Exit 0 when valid, 1 with the line and the rule
+    when not.
+    """
+    from leadtrace.errors import ConfigError
+    from leadtrace.slo import load_slos
+
+    try:
+        slos = load_slos(file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for found in slos:
+        click.echo(f"ok   {found.name}: {found.objective:g} % over {found.period}")
+    click.echo(f"{file or 'built-in SLIs'}: {len(slos)} SLOs valid")
+
+
+@slo.command("generate")
+@_SLO_FILE
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Rules file to write ('-' for standard output).",
+)
+def slo_generate(file: str | None, output: str) -> None:
+    """Write Prometheus rules for an SLO FILE: recording rules and burn-rate alerts.
+
+    Without FILE, uses the built-in SLIs. Load the output with Prometheus's rule_files.
+    """
+    from leadtrace.errors import ConfigError
+    from leadtrace.slo import generate
+
+    try:
+        text = generate(file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    rules = text.count("\n  - record: ") + text.count("\n  - alert: ")
+    click.echo(f"wrote {output}: {rules} rules", err=True)
+
+
+@cli.group()
+def change() -> None:
+    """Record changes (deployments, schema changes, routing-rule edits, vendor incidents)."""
+
+
+@change.command("record")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(
+        ["deployment", "schema_change", "routing_rule", "vendor_incident", "configuration"]
+    ),
+    help="What changed.",
+)
+@click.option("--summary", required=True, help="One line: what changed and why.")
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A label for the span and the annotation's tags, e.g. rule_version=43 (repeatable).",
+)
+@click.option("--service", default=None, help="Service name (default: OTEL_SERVICE_NAME).")
+@click.option(
+    "--grafana-url",
+    envvar="LEADTRACE_GRAFANA_URL",
+    default=None,
+    help="Grafana base URL; with a token, the change is posted as an annotation.",
+)
+@click.option(
+    "--grafana-token",
+    envvar="LEADTRACE_GRAFANA_TOKEN",
+    default=None,
+    help="Grafana service-account token (annotations:write). Read from the environment.",
+)
+def change_record(
+    kind: str,
+    summary: str,
+    labels: tuple[str, ...],
+    service: str | None,
+    grafana_url: str | None,
+    grafana_token: str | None,
+) -> None:
+    """Record a change from a deploy script or CI job.
+
+    The change goes out over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (log record and
+    ``martech.changes`` counter) and to Grafana's annotations API with --grafana-url and a
+    token. A failed Grafana post is reported on stderr; it never fails the command.
+    """
+    import os
+
+    import leadtrace
+    from leadtrace.changes import GrafanaAnnotations, record_change
+    from leadtrace.errors import ConfigError
+    from leadtrace.scrubbing import scrub_text
+
+    parsed: dict[str, str] = {}
+    for item in labels:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--label {item!r} must look like NAME=VALUE")
+        parsed[name.strip()] = value
+    try:
+        if grafana_url and not grafana_token:
+            raise ConfigError("--grafana-url needs a token: set LEADTRACE_GRAFANA_TOKEN")
+        grafana = GrafanaAnnotations(grafana_url, grafana_token or "") if grafana_url else None
+        handle = leadtrace.configure(
+            service_name=service or os.environ.get("OTEL_SERVICE_NAME") or "leadtrace-cli",
+            local=True,
+        )
+        thread = record_change(handle, kind, summary, scrub=scrub_text, grafana=grafana, **parsed)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if thread is not None:
+        thread.join(timeout=(grafana.timeout if grafana else 0) + 1)
+    handle.force_flush()
+    handle.shutdown()
+    click.echo(f"recorded {kind}: {scrub_text(summary)}")
+    if grafana is not None:
+        if grafana.failures or (thread is not None and thread.is_alive()):
+            click.echo(f"warning: annotation not posted to {grafana.endpoint}", err=True)
+        else:
+            click.echo(f"annotation posted to {grafana.endpoint}")
+
+
+@cli.group()
+def dashboard() -> None:
+    """Generate the Grafana campaign signal health dashboard."""
+
+
+@dashboard.command("generate")
+@click.option(
+    "--slos",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="Your SLI file (default: the built-in SLIs).",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Dashboard JSON to write ('-' for standard output).",
+)
+def dashboard_generate(slos: str | None, output: str) -> None:
+    """Write the dashboard JSON (import it in Grafana, then pick the data sources).
+
+    Needs the 'dashboards' extra (grafana-foundation-sdk, Python 3.11 or newer).
+    """
+    from leadtrace.dashboards import render
+    from leadtrace.errors import ConfigError
+    from leadtrace.slo.spec import load_slis
+
+    try:
+        text = render(load_slis(slos))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}", err=True)

@@ -666,6 +666,9 @@ def configure(
     from leadtrace.audit import install_audit_trail  # deferred: only needed at setup
 
     install_audit_trail(handle)
+    from leadtrace.metrics import install_sli_metrics  # deferred: only needed at setup
+
+    install_sli_metrics(handle)
     if logger_provider is not None:
         handle.add_shutdown_hook(lambda: logging.getLogger("leadtrace").removeHandler(handler))
     if local:
@@ -677,6 +680,10 @@ def configure(
     if meter_provider is not existing_meter:
         metrics.set_meter_provider(meter_provider)
     _global = handle
+    from leadtrace.changes import record_startup  # deferred: only needed at setup
+    from leadtrace.events import all_events
+
+    record_startup(handle, (f"{c.event_name}:{c.event_version}" for c in all_events()))
     _log.info("leadtrace configured: %r", handle)
     return handle
 

@@ -1,0 +1,259 @@
+"""A real Prometheus scrapes leadtrace's SLI metrics and evaluates the generated rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import leadtrace
+from leadtrace import events
+from leadtrace.events import (
+    CrmUpdated,
+    FormSubmitted,
+    LeadCreated,
+    LeadEnriched,
+    LeadQualified,
+    LeadRouted,
+    SalesAcknowledged,
+)
+from leadtrace.slo import generate
+
+pytestmark = pytest.mark.slow
+
+PROMETHEUS = shutil.which("prometheus")
+if PROMETHEUS is None:
+    pytest.skip(
+        "prometheus is not installed (Debian package 'prometheus'); CI installs it",
+        allow_module_level=True,
+    )
+pytest.importorskip("opentelemetry.exporter.prometheus")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Prometheus:
+    """A Prometheus server on 127.0.0.1 and the leadtrace handle it scrapes."""
+
+    url: str
+    handle: leadtrace.Leadtrace
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """Run an instant query; the result vector."""
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - 127.0.0.1
+            body = json.load(response)
+        assert body["status"] == "success", body
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def value(self, expr: str) -> float | None:
+        """The single value of ``expr`` now, None when it has no sample."""
+        result = self.query(expr)
+        return float(result[0]["value"][1]) if len(result) == 1 else None
+
+    def wait_for(self, expr: str, expected: float, timeout: float = 20.0) -> float | None:
+        """Poll ``expr`` until it equals ``expected`` (within float noise) or time runs out."""
+        deadline = time.monotonic() + timeout
+        found = self.value(expr)
+        while (found is None or abs(found - expected) > 1e-9) and time.monotonic() < deadline:
+            time.sleep(0.25)
+            found = self.value(expr)
+        return found
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """Prometheus with the generated rules, scraping a leadtrace handle every second."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    tmp = tmp_path_factory.mktemp("prometheus")
+    registry = CollectorRegistry()
+    reader = PrometheusMetricReader(registry=registry)
+    handle = leadtrace.configure(
+        service_name="lead-api", local=True, metric_readers=[reader], environ={}
+    )
+    exporter_port = _free_port()
+    server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
+    (tmp / "rules.yaml").write_text(generate())
+    (tmp / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "rule_files: [rules.yaml]\n"
+        "scrape_configs:\n"
+        "  - job_name: lead-api\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+    )
+    port = _free_port()
+    log = (tmp / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            PROMETHEUS or "prometheus",
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError((tmp / "prometheus.log").read_text()) from None
+                time.sleep(0.1)
+        server_ = Prometheus(url, handle)
+        _drive(handle)
+        yield server_
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        handle.shutdown()
+
+
+GRANTED = leadtrace.ConsentState(status="granted", purposes=frozenset({"analytics"}))
+DENIED = leadtrace.ConsentState(status="denied")
+CAMPAIGN = leadtrace.Campaign(id="spring", source="google", medium="cpc", channel="paid_search")
+
+
+def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -> None:
+    started = events.now() - timedelta(seconds=600 if late else 10)
+    lead = f"L-{index}"
+    with leadtrace.journey(
+        campaign=CAMPAIGN,
+        consent=consent,
+        synthetic=synthetic,
+        started_at=started,
+        identity=leadtrace.IdentityKeys(anonymous_id=f"anon-{index}"),
+    ):
+        leadtrace.emit(FormSubmitted(form_id="demo", form_version="v3"))
+        leadtrace.emit(
+            LeadCreated(
+                lead_id=lead,
+                dedupe_outcome="duplicate" if index == 9 else "created",
+                identity_match="matched",
+            )
+        )
+        leadtrace.emit(LeadEnriched(lead_id=lead, provider="clearbit"))
+        leadtrace.emit(LeadRouted(lead_id=lead, routing_rule_id="emea", owner_id="U-7"))
+        leadtrace.emit(
+            CrmUpdated(
+                crm_system="hubspot",
+                crm_object="contact",
+                operation="create",
+                record_id=None if index % 4 == 0 else f"C-{index}",
+            )
+        )
+        leadtrace.emit(SalesAcknowledged(lead_id=lead, owner_id="U-7"))
+        leadtrace.emit(
+            LeadQualified(lead_id=lead, qualification="disqualified" if index < 2 else "sql")
+        )
+
+
+def _drive(handle: leadtrace.Leadtrace) -> None:
+    """20 real journeys (4 routed late, 5 CRM writes without a record, 2 without consent)
+    and 5 synthetic ones that are all bad and must not count."""
+    with handle.activate():
+        for index in range(20):
+            _journey(index, late=index % 5 == 0, consent=DENIED if index in (3, 7) else GRANTED)
+        for index in range(5):
+            _journey(index, late=True, consent=DENIED, synthetic=True)
+
+
+def _ratio(sli: str) -> str:
+    return f'slo:sli_error:ratio_rate5m{{sloth_slo="{sli}"}}'
+
+
+@pytest.mark.parametrize(
+    ("sli", "expected"),
+    [
+        ("lead_routing_latency", 4 / 20),
+        ("crm_write_success", 5 / 20),
+        ("consent_valid_at_routing", 2 / 20),
+    ],
+)
+def test_recorded_error_ratio_equals_the_driven_mix(
+    prometheus: Prometheus, sli: str, expected: float
+) -> None:
+    """``slo:sli_error:ratio_rate5m`` of each SLI equals the share of bad real journeys."""
+    found = prometheus.wait_for(_ratio(sli), expected)
+    assert found == pytest.approx(expected, abs=1e-9)
+
+
+def test_synthetic_journeys_are_labelled_apart(prometheus: Prometheus) -> None:
+    """The five synthetic journeys' CRM writes are counted under synthetic="true" only."""
+    expr = (
+        'sum(martech_sli_events_total{martech_sli_name="crm_write_success",'
+        'martech_journey_synthetic="true"})'
+    )
+    assert prometheus.wait_for(expr, 5) == 5
+
+
+def test_latency_histogram_has_the_slo_threshold_bucket(prometheus: Prometheus) -> None:
+    """Routed leads within 300 s land in the ``le="300.0"`` bucket: 16 of the 20 real ones."""
+    expr = (
+        'sum(martech_journey_latency_seconds_bucket{le="300.0",'
+        'martech_journey_stage="lead_routed",martech_journey_synthetic="false"})'
+    )
+    assert prometheus.wait_for(expr, 16) == 16
+
+
+def test_budget_remaining_is_recorded(prometheus: Prometheus) -> None:
+    """The Sloth-named budget rule exists for every built-in SLI once data arrived."""
+    expr = "count(slo:period_error_budget_remaining:ratio)"
+    assert prometheus.wait_for(expr, 12) == 12
+
+
+def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
+    """Each PromQL expression of the dashboard, variables on "All", returns a sample."""
+    pytest.importorskip("grafana_foundation_sdk", reason="needs the 'dashboards' extra")
+    from leadtrace.dashboards import panels, with_all_selected
+    from leadtrace.slo.spec import load_slis
+
+    prometheus.wait_for(_ratio("crm_write_success"), 5 / 20)
+    exprs = [with_all_selected(e) for p in panels(load_slis()) for e in p.exprs]
+    empty = [e for e in exprs if not prometheus.query(e)]
+    assert empty == []
+
+
+@pytest.mark.parametrize(
+    ("sli", "expected"),
+    [("crm_write_success", 15 / 20), ("sales_acceptance", 18 / 20)],
+)
+def test_top_row_values_match_the_driven_mix(
+    prometheus: Prometheus, sli: str, expected: float
+) -> None:
+    """The top-row stat of an SLI shows the share of good real journeys."""
+    pytest.importorskip("grafana_foundation_sdk", reason="needs the 'dashboards' extra")
+    from leadtrace.dashboards import panels, with_all_selected
+    from leadtrace.slo.spec import load_slis
+
+    (panel,) = [p for p in panels(load_slis()) if p.title == sli.replace("_", " ").capitalize()]
+    assert prometheus.wait_for(with_all_selected(panel.exprs[0]), expected) == pytest.approx(
+        expected, abs=1e-9
+    )
