@@ -58,7 +58,7 @@ class BusinessContextSpanProcessor(SpanProcessor):
                 and span.instrumentation_scope is not None
                 and span.instrumentation_scope.name in ASGI_SCOPES
             ):
-                span.set_attribute(semconv.JOURNEY_ID, journey.journey_id)
+                add_attributes(span, {semconv.JOURNEY_ID: journey.journey_id})
                 return
             # The SDK's own field: the public property wraps it in a new proxy on every call.
             existing = getattr(span, "_attributes", None)
