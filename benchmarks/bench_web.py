@@ -5,10 +5,14 @@ discards; the leadtrace app adds leadtrace's span processors and ``LeadtraceMidd
 Requests are driven straight into the ASGI app (no HTTP client, whose cost would dilute the
 ratio), in batches, round-robin, GC off inside timed blocks. Scenarios:
 
-1. returning visitor: a valid first-touch cookie and the same UTMs (the common request);
-   target overhead <= 15 %.
-2. first visit: no cookie, so every request starts a journey, signs a cookie and emits
-   ``session_started`` + ``campaign_attributed`` (two extra spans); reported, no target.
+1. returning visitor: a valid first-touch cookie (written when the visitor accepted the
+   banner) and the same UTMs (the common request); target overhead <= 15 %.
+2. first visit: no cookie and no consent yet, so every request starts a journey and emits
+   ``session_started`` + ``campaign_attributed`` (two extra spans) and no cookie is written
+   (``consent_policy=opt_in``, the default); reported, no target.
+
+Both run with the default privacy settings: OpenTelemetry's URL, client address and user
+agent attributes are rewritten on every request.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ def _app(provider: Any, *, leadtrace_on: bool) -> FastAPI:
 
     @app.get("/")
     async def index() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.get("/consent")
+    async def consent() -> dict[str, str]:
+        leadtrace.annotate(consent=leadtrace.ConsentState(status="granted", source="banner"))
         return {"ok": "yes"}
 
     if leadtrace_on:
@@ -104,8 +113,9 @@ def _batch(
 
 
 def _first_cookie(loop: asyncio.AbstractEventLoop, app: FastAPI) -> bytes:
+    """The cookie the visitor gets by accepting the banner."""
     sink: list[Any] = []
-    loop.run_until_complete(_request(app, _scope(None), sink))
+    loop.run_until_complete(_request(app, {**_scope(None), "path": "/consent"}, sink))
     start = next(m for m in sink if m["type"] == "http.response.start")
     value = next(v for k, v in start["headers"] if k == b"set-cookie")
     return bytes(value.split(b";", 1)[0])

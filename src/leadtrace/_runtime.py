@@ -455,7 +455,7 @@ def our_processors(settings: Settings) -> list[SpanProcessor]:
         from leadtrace.scrubbing import ScrubbingSpanProcessor
 
         scrubber = ScrubbingSpanProcessor()
-    return [LeadtraceSpanProcessor(scrubber)]
+    return [LeadtraceSpanProcessor(scrubber, asgi_event_context=settings.asgi_event_context)]
 
 
 def _prepend_processors(provider: SdkTracerProvider, processors: Sequence[SpanProcessor]) -> None:

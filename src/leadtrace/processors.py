@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
@@ -11,7 +14,18 @@ from leadtrace._spanattrs import add_attributes
 from leadtrace.context import current_journey
 from leadtrace.scrubbing import ScrubbingSpanProcessor
 
-__all__ = ["BusinessContextSpanProcessor", "LeadtraceSpanProcessor"]
+__all__ = ["ASGI_SCOPES", "BusinessContextSpanProcessor", "LeadtraceSpanProcessor"]
+
+ASGI_SCOPES: Final = frozenset(
+    {
+        "opentelemetry.instrumentation.asgi",
+        "opentelemetry.instrumentation.fastapi",
+        "opentelemetry.instrumentation.starlette",
+    }
+)
+"""Instrumentation scopes of OpenTelemetry's ASGI middleware (as used directly, by FastAPI and
+by Starlette); their INTERNAL spans are the per-message ``http send`` / ``http receive`` spans
+of a request."""
 
 
 class BusinessContextSpanProcessor(SpanProcessor):
@@ -19,7 +33,15 @@ class BusinessContextSpanProcessor(SpanProcessor):
 
     Works for spans of any instrumentation (HTTP clients, databases, vendor SDKs). Only keys
     the span does not already have are filled, so explicit attributes win.
+
+    Args:
+        asgi_event_context: ``journey_id`` (default): OpenTelemetry's per-message ASGI spans
+            (``GET / http send``, ``http receive``; two or more per request) get only
+            ``martech.journey.id``; ``full``: every journey attribute, like any other span.
     """
+
+    def __init__(self, *, asgi_event_context: str = "journey_id") -> None:
+        self.asgi_journey_id_only = asgi_event_context != "full"
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Fill the span's missing business attributes from the journey in ``parent_context``.
@@ -30,6 +52,14 @@ class BusinessContextSpanProcessor(SpanProcessor):
             journey = current_journey(parent_context)
             if journey is None:
                 return  # most spans outside a journey: one lookup
+            if (
+                self.asgi_journey_id_only
+                and span.kind is SpanKind.INTERNAL
+                and span.instrumentation_scope is not None
+                and span.instrumentation_scope.name in ASGI_SCOPES
+            ):
+                add_attributes(span, {semconv.JOURNEY_ID: journey.journey_id})
+                return
             # The SDK's own field: the public property wraps it in a new proxy on every call.
             existing = getattr(span, "_attributes", None)
             if existing is None:
@@ -70,9 +100,16 @@ class LeadtraceSpanProcessor(BusinessContextSpanProcessor):
 
     Args:
         scrubber: processor whose ``on_end`` redacts personal data; None disables scrubbing.
+        asgi_event_context: see :class:`BusinessContextSpanProcessor`.
     """
 
-    def __init__(self, scrubber: ScrubbingSpanProcessor | None = None) -> None:
+    def __init__(
+        self,
+        scrubber: ScrubbingSpanProcessor | None = None,
+        *,
+        asgi_event_context: str = "journey_id",
+    ) -> None:
+        super().__init__(asgi_event_context=asgi_event_context)
         self.scrubber = scrubber
         if scrubber is not None:
             # Bound straight to the scrubber: no extra Python frame per span.

@@ -646,3 +646,27 @@ async def test_gpc_ignores_and_deletes_an_existing_cookie(
     response = await client.get("/", headers={"sec-gpc": "1"})
     assert response.json()["journey_id"] != first
     assert "Max-Age=0" in response.headers["set-cookie"]
+
+
+def _asgi_event_spans(handle: Leadtrace) -> list[Any]:
+    return [s for s in handle.finished_spans() if s.name.endswith((" http send", " http receive"))]
+
+
+async def test_asgi_message_spans_carry_only_the_journey_id(
+    web: Leadtrace, clients: ClientFactory
+) -> None:
+    """OpenTelemetry's per-message send/receive spans get the journey id, not every attribute."""
+    response = await clients(make_app(web)).get(f"/?{CAMPAIGN_QUERY}")
+    journey_id = response.json()["journey_id"]
+    events = _asgi_event_spans(web)
+    assert len(events) >= 2
+    for span in events:
+        assert {semconv.JOURNEY_ID: journey_id} == journey_attributes(span)
+
+
+async def test_asgi_message_spans_carry_everything_when_asked(clients: ClientFactory) -> None:
+    """``asgi_event_context=full`` puts every journey attribute on the send/receive spans."""
+    for handle in active_handle(InMemoryMetricReader(), asgi_event_context="full"):
+        await clients(make_app(handle)).get(f"/?{CAMPAIGN_QUERY}")
+        for span in _asgi_event_spans(handle):
+            assert span.attributes[semconv.CAMPAIGN_NAME] == "spring-launch"

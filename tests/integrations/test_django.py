@@ -33,6 +33,7 @@ from opentelemetry.instrumentation.django import DjangoInstrumentor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
+from _handles import active_handle
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
 
@@ -221,3 +222,30 @@ def test_server_span_keeps_no_click_id_address_or_full_user_agent(
     assert "gclid=REDACTED" in server.attributes["http.url"]
     assert server.attributes["net.peer.ip"] == "203.0.113.0"
     assert server.attributes["http.user_agent"] == "Chrome 120 / macOS"
+
+
+def consent(request: HttpRequest, choice: str) -> JsonResponse:
+    """Banner endpoint: reports the visitor's choice to leadtrace."""
+    status = "granted" if choice == "accept" else "denied"
+    leadtrace.annotate(consent=leadtrace.ConsentState(status=status, source="banner"))
+    return JsonResponse({"status": status})
+
+
+urlpatterns.append(path("consent/<str:choice>", consent))
+
+
+def test_opt_in_cookie_waits_for_consent_and_reject_deletes_it(
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """Under ``opt_in``: no cookie on a first visit, one once granted, deleted on a denial."""
+    for handle in active_handle(metric_reader, service_name="landing-web"):
+        instrumentor = DjangoInstrumentor()
+        instrumentor.instrument(tracer_provider=handle.tracer_provider)
+        try:
+            client = client_for()
+            assert COOKIE not in client.get(f"/?{CAMPAIGN_QUERY}").cookies
+            assert client.post("/consent/accept").cookies[COOKIE].value.startswith("v1.")
+            rejected = client.post("/consent/reject").cookies[COOKIE]
+            assert (rejected.value, rejected["max-age"]) == ("", 0)
+        finally:
+            instrumentor.uninstrument()

@@ -33,6 +33,7 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import leadtrace
+from _handles import active_handle
 from leadtrace import semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.integrations.flask import EXTENSION_KEY, init_app
@@ -194,3 +195,24 @@ def test_server_span_keeps_no_click_id_address_or_full_user_agent(web: Leadtrace
     assert "gclid=REDACTED" in server.attributes["http.target"]
     assert server.attributes["net.peer.ip"] == "203.0.113.0"
     assert server.attributes["http.user_agent"] == "Chrome 120 / macOS"
+
+
+def test_opt_in_cookie_waits_for_consent_and_reject_deletes_it(
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """Under ``opt_in``: no cookie on a first visit, one once granted, deleted on a denial."""
+    for handle in active_handle(metric_reader, service_name="landing-web"):
+        app = make_app(handle)
+
+        @app.post("/consent/<choice>")
+        def consent(choice: str) -> dict[str, str]:
+            status = "granted" if choice == "accept" else "denied"
+            leadtrace.annotate(consent=leadtrace.ConsentState(status=status, source="banner"))
+            return {"status": status}
+
+        client = client_for(app)
+        assert "Set-Cookie" not in client.get(f"/?{CAMPAIGN_QUERY}").headers
+        assert client.post("/consent/accept").headers["Set-Cookie"].startswith(f"{COOKIE}=v1.")
+        rejected = client.post("/consent/reject").headers["Set-Cookie"]
+        assert rejected.startswith(f"{COOKIE}=;")
+        assert "Max-Age=0" in rejected

@@ -90,3 +90,14 @@ async def test_landing_journey_from_click_to_demo_request(web: Leadtrace) -> Non
     assert len(spans_named(web, "form_viewed")) == 2
     for span in web.finished_spans():
         assert all("ada@example.com" not in str(v) for v in span.attributes.values())
+
+
+def test_fastapi_extra_brings_what_the_example_needs() -> None:
+    """``pip install 'leadtrace[fastapi]'`` installs uvicorn, which the example serves with."""
+    import importlib.metadata
+
+    requirements = importlib.metadata.requires("leadtrace") or []
+    fastapi_extra = {
+        r.split(";")[0].split(">")[0].strip() for r in requirements if "fastapi" in r.split(";")[-1]
+    }
+    assert {"fastapi", "uvicorn", "opentelemetry-instrumentation-fastapi"} <= fastapi_extra

@@ -19,6 +19,7 @@ from typing import Any, Final
 from opentelemetry.trace import Span
 
 from leadtrace._config import Settings
+from leadtrace._spanattrs import add_attributes
 
 __all__ = [
     "ADDRESS_KEYS",
@@ -183,13 +184,15 @@ class RequestRedaction:
         found = _WATCHED.intersection(attributes)
         if not found:
             return
+        changed = {}
         for key in found:
             value = attributes[key]
-            if not isinstance(value, str):
-                continue
-            new = self._value(key, value)
-            if new != value:
-                span.set_attribute(key, new)
+            if value.__class__ is str:
+                new = self._value(key, value)
+                if new != value:
+                    changed[key] = new
+        if changed:
+            add_attributes(span, changed)  # all text: span-ready as they are
 
     def _value(self, key: str, value: str) -> str:
         if key in URL_KEYS:
