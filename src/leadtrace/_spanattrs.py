@@ -19,7 +19,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import Span, Tracer
 
-__all__ = ["add_attributes", "attribute_blind"]
+__all__ = ["add_attributes", "attribute_blind", "has_events", "stored_attributes"]
 
 
 def add_attributes(
@@ -47,6 +47,34 @@ def add_attributes(
                 stored._dict.update(attributes)
                 return
     span.set_attributes(attributes)
+
+
+def stored_attributes(span: Any) -> Mapping[str, Any]:
+    """A finished span's attributes as the plain dict the SDK keeps them in (read only).
+
+    ``ReadableSpan.attributes`` wraps the SDK's ``BoundedAttributes``, whose every read runs in
+    Python: about 5 µs for 15 attributes, paid per exported span when delivery checks them.
+    Falls back to the public property for any other span type.
+    """
+    stored = getattr(span, "_attributes", None)
+    if stored.__class__ is BoundedAttributes:
+        inner = getattr(stored, "_dict", None)
+        if inner.__class__ is dict:
+            return inner
+    elif stored.__class__ is dict:
+        return stored
+    return span.attributes or {}
+
+
+def has_events(span: Any) -> bool:
+    """Whether a finished span has events, without copying them (``span.events`` does)."""
+    stored = getattr(span, "_events", None)
+    if stored is not None:
+        try:
+            return len(stored) > 0
+        except TypeError:
+            pass
+    return bool(span.events)
 
 
 _BLIND_SAMPLERS = (sampling.StaticSampler, sampling.TraceIdRatioBased)

@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from leadtrace import semconv
+from leadtrace._spanattrs import has_events, stored_attributes
 
 __all__ = ["encode", "repaired", "split"]
 
@@ -68,19 +69,17 @@ def _fix_value(value: Any, limit: int) -> tuple[Any, str | None]:
 
 
 def _suspect(attributes: Mapping[str, Any], limit: int) -> bool:
-    """Whether any key or text value is long or not plain ASCII (the usual span is neither)."""
-    for key, value in attributes.items():
-        if not key.isascii():
-            return True
-        cls = value.__class__
-        if cls is str:
-            if len(value) > limit or not value.isascii():
-                return True
-        elif cls is tuple:
-            for item in value:
-                if item.__class__ is str and (len(item) > limit or not item.isascii()):
-                    return True
-    return False
+    """Whether any key or text value is long or not plain ASCII (the usual span is neither).
+
+    Written as a few C-level passes (join, isascii, max of lengths): it runs on every span.
+    """
+    values = attributes.values()
+    texts = [v for v in values if v.__class__ is str]
+    for value in [v for v in values if v.__class__ is tuple]:
+        texts += [item for item in value if item.__class__ is str]
+    if texts and (max(map(len, texts)) > limit or not "".join(texts).isascii()):
+        return True
+    return not "".join(attributes).isascii()
 
 
 def _fix_attributes(
@@ -112,6 +111,21 @@ def _in_range(ns: int | None) -> bool:
 
 def repaired(span: ReadableSpan, limit: int) -> ReadableSpan:
     """``span`` itself when it encodes as it is, else a fixed copy naming what was fixed."""
+    start, end = span.start_time, span.end_time
+    if (
+        span.name.isascii()
+        and start is not None
+        and end is not None
+        and 0 <= start <= MAX_TIME_NS
+        and 0 <= end <= MAX_TIME_NS
+        and not has_events(span)
+        and not _suspect(stored_attributes(span), limit)
+    ):
+        return span
+    return _repair(span, limit)
+
+
+def _repair(span: ReadableSpan, limit: int) -> ReadableSpan:
     violations: list[str] = []
     name = span.name
     if _bad_text(name):
