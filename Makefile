@@ -15,7 +15,7 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
-	$(PIP) install -q -e '.[cli,fastapi]'
+	$(PIP) install -q -e '.[demo]'
 	touch $@
 
 lint: $(VENV)/.dev-installed
@@ -29,7 +29,7 @@ test: lint typecheck
 	$(BIN)/python -m pytest
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/leadtrace demo
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks

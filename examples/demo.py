@@ -272,13 +272,18 @@ def report_and_compare(
     from rich.console import Console
     from rich.table import Table
 
-    from leadtrace.report import build_report, journey_slis, print_report, render_html
+    from leadtrace.report import build_report, print_report, render_html, statuses_for
     from leadtrace.store.queries import JourneyStore
 
     console = Console()
-    report = build_report(JourneyStore(store / "journeys.db").records())
-    statuses = journey_slis(report)
-    console.print(f"\n[bold]leadtrace demo[/bold]: {len(visitors)} visitors in {elapsed:.0f} s\n")
+    records = JourneyStore(store / "journeys.db").records()
+    report = build_report(records)
+    statuses = statuses_for(report, records)
+    console.print(f"\n[bold]leadtrace demo[/bold]: {len(visitors)} visitors in {elapsed:.0f} s")
+    console.print(
+        "(a visitor's page views before the consent answer are a journey of their own: with "
+        "opt-in consent no cookie may link them to what follows)\n"
+    )
     print_report(report, statuses, console)
     injected = Counter(v.fault for v in visitors if v.fault)
     found = found_by_fault(report)

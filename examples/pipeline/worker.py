@@ -6,8 +6,9 @@ leadtrace stage; the CRM write goes through the real ``hubspot-api-client``, ins
 ``leadtrace.integrations.hubspot``, to the HubSpot stand-in (``hubspot_standin.py``, not
 HubSpot). The instrumentor's span carries what HubSpot answered (status, dedupe outcome,
 existing record id, rate-limit headers); the worker's own ``crm_updated`` stage carries the
-fields it wrote (score, routing rule, owner), so the instrumentor's event is turned off. The stand-ins behave like the real services
-do on a bad day, which is what the demo's faults rely on:
+fields it wrote (score, routing rule, owner), so the instrumentor's event is turned off.
+The stand-ins behave like the real services do on a bad day, which is what the demo's
+faults rely on:
 
 - the enrichment provider does not answer in time for ``slow-corp.example``;
 - routing rules version ``2026-12-02`` send Austria (``AT``) to the DACH owner ``U-DE``,
@@ -170,10 +171,17 @@ def record_in_crm(
     return write_crm(crm, lead, fields), fields
 
 
+def written_score(written: dict[str, Any]) -> dict[str, Any]:
+    """The lead score, when enrichment gave one."""
+    return {"lead_score": written["lead_score"]} if "lead_score" in written else {}
+
+
 def process(crm: Any, lead: Lead) -> dict[str, Any]:
     """Run one lead through the pipeline inside its journey; return what happened."""
     leadtrace.annotate(identity=leadtrace.identity(email=lead.email))
-    leadtrace.emit("lead_created", lead_id=lead.lead_id, dedupe_outcome="created")
+    leadtrace.emit(
+        "lead_created", lead_id=lead.lead_id, dedupe_outcome="created", identity_match="new"
+    )
     written: dict[str, Any] = enrich(lead)
     assignment = route(lead.lead_id, lead.country)
     written.update(routing_rule_id=assignment.rule_id, owner_id=assignment.owner_id)
@@ -187,6 +195,9 @@ def process(crm: Any, lead: Lead) -> dict[str, Any]:
             lead_id=lead.lead_id,
             owner_id=assignment.owner_id,
             acknowledged_by=assignment.owner_id,
+        )
+        leadtrace.emit(
+            "lead_qualified", lead_id=lead.lead_id, qualification="sql", **written_score(written)
         )
     return {"lead_id": lead.lead_id, "crm": write.outcome, "owner_id": assignment.owner_id}
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from leadtrace.errors import ConfigError
 from leadtrace.store._commands import STORE_OPTION
 
 __all__ = ["cli"]
@@ -193,18 +194,28 @@ def _report_records(db: str, spans_path: str | None, since: str | None) -> list[
     show_default=True,
     help="Count synthetic (test) journeys.",
 )
+@click.option(
+    "--slis",
+    "slis_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="Your SLI file (default: the built-in SLIs, as `leadtrace slo` uses them).",
+)
 def report_command(
     db: str, spans_path: str | None, since: str | None, html_path: str | None,
-    include_synthetic: bool,
+    include_synthetic: bool, slis_path: str | None,
 ) -> None:  # fmt: skip
     """Which signals hold, which layer broke, for how many journeys, and why."""
     from pathlib import Path
 
-    from leadtrace.report import build_report, journey_slis, print_report, render_html
+    from leadtrace.report import build_report, print_report, render_html, statuses_for
 
     records = _report_records(db, spans_path, since)
     report = build_report(records, include_synthetic=include_synthetic)
-    statuses = journey_slis(report)
+    try:
+        statuses = statuses_for(report, records, slis_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     print_report(report, statuses)
     if html_path:
         page = render_html(report, statuses, title="Campaign signal health")

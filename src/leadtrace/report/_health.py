@@ -129,7 +129,7 @@ class HealthReport:
         return Ratio(sum(1 for v in values if v <= ROUTING_SLO_S), len(values))
 
 
-def _elapsed_s(record: SpanRecord) -> float | None:
+def elapsed_s(record: SpanRecord) -> float | None:
     """Seconds from the journey's start to this span: ``martech.journey.elapsed`` (emit), or
     the span's start against ``martech.journey.started_at`` (stage spans)."""
     elapsed = record.attributes.get(semconv.JOURNEY_ELAPSED)
@@ -225,7 +225,7 @@ def build_report(
             continue
         for record in spans:
             if record.stage == "lead_routed":
-                elapsed = _elapsed_s(record)
+                elapsed = elapsed_s(record)
                 if elapsed is not None:
                     latency.append(elapsed)
             checkpoint = checkpoint_of.get(record.stage or "")
