@@ -300,10 +300,9 @@ def report_and_compare(
         encoding="utf-8",
     )
     console.print(f"HTML report: {html_path}")
-    console.print(
-        f"Journey store: {store / 'journeys.db'} (leadtrace journeys --db ...; "
-        "leadtrace report --store ...)"
-    )
+    db = store / "journeys.db"
+    console.print(f"Journey store: {db}")
+    console.print(f"  leadtrace journeys --db {db} --broken   |   leadtrace report --db {db}")
     return report
 
 

@@ -31,7 +31,7 @@ h1 { margin-bottom: .2rem; } .muted { color: #59636e; }
 section { margin: 2rem 0; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: .8rem; }
 .tile { border-radius: .5rem; padding: .8rem 1rem; color: white; }
-.tile .name { font-size: .85rem; opacity: .9; }
+.tile .name { font-size: .85rem; opacity: .9; overflow-wrap: anywhere; }
 .tile .value { font-size: 1.6rem; font-weight: 600; }
 .tile .status { font-size: .85rem; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
