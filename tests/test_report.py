@@ -164,3 +164,20 @@ def test_a_torn_last_line_is_skipped(spans: Path) -> None:
     with spans.open("a", encoding="utf-8") as fh:
         fh.write('{"name": "lead_ro')
     assert len(build_report(read_jsonl(spans)).journeys) == 6
+
+
+def test_cli_splits_the_slis_by_campaign(spans: Path) -> None:
+    """--by campaign shows every SLI of the SLI file per campaign id, journeys without one
+    under (none)."""
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        cli, ["report", "--spans", str(spans), "--by", "campaign"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "SLIs by campaign" in result.output
+    table = result.output.split("SLIs by campaign", 1)[1]
+    assert "spring" in table
+    assert "(none)" in table
+    attribution = next(line for line in table.splitlines() if "attribution_completeness" in line)
+    assert "100.0%" in attribution  # spring: every submission carried its campaign
+    assert "0.0%" in attribution  # (none): the untagged journey

@@ -201,9 +201,15 @@ def _report_records(db: str, spans_path: str | None, since: str | None) -> list[
     type=click.Path(exists=True, dir_okay=False, path_type=str),
     help="Your SLI file (default: the built-in SLIs, as `leadtrace slo` uses them).",
 )
+@click.option(
+    "--by",
+    type=click.Choice(["campaign", "channel"]),
+    default=None,
+    help="Also show every SLI per campaign id or per channel.",
+)
 def report_command(
     db: str, spans_path: str | None, since: str | None, html_path: str | None,
-    include_synthetic: bool, slis_path: str | None,
+    include_synthetic: bool, slis_path: str | None, by: str | None,
 ) -> None:  # fmt: skip
     """Which signals hold, which layer broke, for how many journeys, and why."""
     from pathlib import Path
@@ -214,9 +220,19 @@ def report_command(
     report = build_report(records, include_synthetic=include_synthetic)
     try:
         statuses = statuses_for(report, records, slis_path)
+        grouped = None
+        if by is not None:
+            from leadtrace.report import grouped_slis
+            from leadtrace.slo.spec import load_slis
+
+            grouped = grouped_slis(records, load_slis(slis_path), by)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     print_report(report, statuses)
+    if grouped is not None:
+        from leadtrace.report import print_grouped
+
+        print_grouped(grouped, by or "")
     if html_path:
         page = render_html(report, statuses, title="Campaign signal health")
         Path(html_path).write_text(page, encoding="utf-8")

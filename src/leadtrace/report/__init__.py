@@ -25,15 +25,16 @@ from leadtrace.report._health import (
     build_report,
 )
 from leadtrace.report._html import render_html
-from leadtrace.report._slis import file_slis
+from leadtrace.report._slis import GROUPS, file_slis, grouped_slis
 from leadtrace.report._sources import read_jsonl
 from leadtrace.report._status import SliStatus, Status, status_of
-from leadtrace.report._text import print_report
+from leadtrace.report._text import print_grouped, print_report
 from leadtrace.testing._records import SpanRecord
 
 __all__ = [
     "CONSENT_CHECKPOINTS",
     "FUNNEL",
+    "GROUPS",
     "ROUTING_SLO_S",
     "Breakage",
     "HealthReport",
@@ -43,7 +44,9 @@ __all__ = [
     "Status",
     "build_report",
     "file_slis",
+    "grouped_slis",
     "journey_slis",
+    "print_grouped",
     "print_report",
     "read_jsonl",
     "render_html",

@@ -14,7 +14,10 @@ from leadtrace.testing._records import SpanRecord
 if TYPE_CHECKING:
     from leadtrace.slo.spec import SliFile
 
-__all__ = ["file_slis"]
+__all__ = ["GROUPS", "file_slis", "grouped_slis"]
+
+GROUPS = {"campaign": semconv.CAMPAIGN_ID, "channel": semconv.CAMPAIGN_CHANNEL}
+"""What ``leadtrace report --by`` can split the SLIs by, and the attribute each reads."""
 
 
 def file_slis(records: Iterable[SpanRecord], slis: SliFile) -> list[SliStatus]:
@@ -54,3 +57,18 @@ def file_slis(records: Iterable[SpanRecord], slis: SliFile) -> list[SliStatus]:
             if all(check(attributes) for check in good):
                 tally[0] += 1
     return [SliStatus(sli.name, Ratio(*counts[sli.name]), sli.objective / 100) for sli in slis.slis]
+
+
+def grouped_slis(
+    records: Iterable[SpanRecord], slis: SliFile, by: str
+) -> dict[str, list[SliStatus]]:
+    """:func:`file_slis` per campaign id or channel (``by`` is a key of :data:`GROUPS`);
+    stage events without one are grouped under ``(none)``."""
+    key = GROUPS[by]
+    groups: dict[str, list[SpanRecord]] = {}
+    for record in records:
+        if not record.stage:
+            continue
+        value = record.attributes.get(key)
+        groups.setdefault(str(value) if value else "(none)", []).append(record)
+    return {name: file_slis(members, slis) for name, members in sorted(groups.items())}

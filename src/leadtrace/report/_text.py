@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from leadtrace.report._health import HealthReport
@@ -11,7 +11,7 @@ from leadtrace.report._status import SliStatus
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["print_report"]
+__all__ = ["print_grouped", "print_report"]
 
 
 def print_report(
@@ -47,3 +47,28 @@ def print_report(
         console.print(broken)
     else:
         console.print("No broken journeys.")
+
+
+def print_grouped(
+    grouped: Mapping[str, Sequence[SliStatus]], by: str, console: Console | None = None
+) -> None:
+    """Print each SLI's value per group (campaign or channel), coloured by status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"SLIs by {by}", title_justify="left")
+    table.add_column("SLI")
+    names = list(grouped)
+    for name in names:
+        table.add_column(name, justify="right")
+    colours = {"Healthy": "green", "Degraded": "yellow", "Broken": "red", "No data": "dim"}
+    rows: dict[str, list[str]] = {}
+    for statuses in grouped.values():
+        for sli in statuses:
+            value = sli.ratio.value
+            text = "-" if value is None else f"{value * 100:.1f}%"
+            rows.setdefault(sli.name, []).append(f"[{colours[sli.status]}]{text}[/]")
+    for sli_name, cells in rows.items():
+        table.add_row(sli_name, *cells)
+    console.print(table)
