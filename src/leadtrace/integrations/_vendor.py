@@ -212,7 +212,7 @@ def property_names(values: Any, limit: int = 128) -> tuple[str, ...]:
     """Sorted names of a mapping's keys (never the values), at most ``limit`` of them."""
     if not isinstance(values, Mapping):
         return ()
-    return tuple(sorted(str(k) for k in values)[:limit])
+    return tuple(sorted(map(str, values))[:limit])
 
 
 _EMAIL_KEYS = ("email", "Email", "EMAIL")
