@@ -19,7 +19,7 @@ INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 
 @pytest.mark.slow
 def test_opentelemetry_instrument_exports_the_vendor_span_in_its_journey(
-    leadtrace_receiver: OTLPReceiver,
+    leadtrace_receiver: OTLPReceiver, tmp_path: Path
 ) -> None:
     """No setup code: the HubSpot span and crm_updated arrive over OTLP with the journey."""
     env = {
@@ -27,6 +27,7 @@ def test_opentelemetry_instrument_exports_the_vendor_span_in_its_journey(
         "LEADTRACE_OTLP_ENDPOINT": leadtrace_receiver.url,
         "LEADTRACE_SERVICE_NAME": "zero-code",
         "LEADTRACE_ENVIRONMENT": "test",
+        "LEADTRACE_LOCAL_DIR": str(tmp_path),  # the global setup's consent audit trail
         "OTEL_PYTHON_DISTRO": "leadtrace",
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "django,flask,fastapi",
     }

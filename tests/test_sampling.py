@@ -313,6 +313,7 @@ def sampled_run(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LEADTRACE_"))}
     with OTLPReceiver() as receiver, open(workdir / "err", "w+b") as err:
         env.update(LEADTRACE_OTLP_ENDPOINT=receiver.url, LEADTRACE_SAMPLE_RATIO=str(RATIO))
+        env.update(LEADTRACE_LOCAL_DIR=str(workdir))  # their consent audit trails
         script = str(E2E / "sampled_journeys.py")
         web = subprocess.Popen(
             [sys.executable, script, "web", "--journeys", str(JOURNEYS), "--manifest",

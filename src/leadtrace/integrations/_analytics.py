@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import wrapt
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags
@@ -26,6 +26,7 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
+from leadtrace._spanattrs import add_attributes
 from leadtrace.context import current_journey
 from leadtrace.integrations._vendor import (
     Outcome,
@@ -128,12 +129,13 @@ class AnalyticsClient:
             if span.is_recording():
                 self._producer_attributes(span, kind, msg)
             self._stamp(span, msg)
+            # Activated by hand: trace.use_span's generator costs more than the span's own
+            # attributes; the span ends (without recording the exception) either way.
+            token = context.attach(trace.set_span_in_context(span))
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.enqueue")
             return wrapped(*args, **kwargs)
-        with trace.use_span(
-            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-        ):
+        try:
             try:
                 result = wrapped(*args, **kwargs)
             except Exception as exc:
@@ -143,12 +145,12 @@ class AnalyticsClient:
             if span.is_recording():
                 self._finish(span, functools.partial(_queued, span, result))
             return result
+        finally:
+            context.detach(token)
+            span.end()
 
     def _producer_attributes(self, span: Span, kind: str, msg: Any) -> None:
-        attrs: dict[str, Any] = {
-            semconv.VENDOR_NAME: self.vendor,
-            semconv.VENDOR_OPERATION: kind,
-        }
+        attrs: dict[str, Any] = {semconv.VENDOR_NAME: self.vendor, semconv.VENDOR_OPERATION: kind}
         if isinstance(msg, dict):
             event = msg.get("event")
             if isinstance(event, str) and event:
@@ -165,7 +167,7 @@ class AnalyticsClient:
             message_id = msg.get("messageId")
             if message_id is not None:
                 attrs[semconv.VENDOR_MESSAGE_ID] = str(message_id)
-        span.set_attributes(attrs)
+        add_attributes(span, attrs)  # built here: text and tuples of text only
 
     def _stamp(self, span: Span, msg: Any) -> None:
         """Write trace, journey and campaign ids into ``msg["context"]["leadtrace"]``."""

@@ -18,8 +18,11 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from leadtrace import semconv
+from leadtrace._emit import emit
 from leadtrace._guard import internal_error
 from leadtrace._runtime import VERSION, Leadtrace, current
+from leadtrace._spanattrs import add_attributes
+from leadtrace.events import CrmUpdated
 from leadtrace.privacy import hash_value, normalize_email
 
 __all__ = [
@@ -209,7 +212,7 @@ def property_names(values: Any, limit: int = 128) -> tuple[str, ...]:
     """Sorted names of a mapping's keys (never the values), at most ``limit`` of them."""
     if not isinstance(values, Mapping):
         return ()
-    return tuple(sorted(str(k) for k in values)[:limit])
+    return tuple(sorted(map(str, values))[:limit])
 
 
 _EMAIL_KEYS = ("email", "Email", "EMAIL")
@@ -292,7 +295,7 @@ def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
         if outcome.status is not None:
             description = f"{outcome.reason} (HTTP {outcome.status})"
         span.set_status(Status(StatusCode.ERROR, description))
-    span.set_attributes(attrs)
+    add_attributes(span, attrs)  # built here: text, numbers and flags only
 
 
 def emit_crm_updated(
@@ -303,9 +306,6 @@ def emit_crm_updated(
     Runs inside the internal-error guard: a fault here never reaches the caller.
     """
     try:
-        from leadtrace._emit import emit  # deferred: only needed once a write landed
-        from leadtrace.events import CrmUpdated
-
         for record_id, dedupe in records:
             emit(
                 CrmUpdated(

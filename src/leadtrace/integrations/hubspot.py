@@ -48,10 +48,12 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Span
+from urllib3 import HTTPHeaderDict
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import current
+from leadtrace._spanattrs import add_attributes
 from leadtrace.integrations._vendor import (
     LEAD_OBJECTS,
     Outcome,
@@ -165,7 +167,9 @@ def _properties(body: Any) -> tuple[tuple[str, ...], int | None, str | None]:
 
 
 def _from_headers(outcome: Outcome, headers: Any) -> None:
-    found = lower_headers(headers)
+    # urllib3's HTTPHeaderDict (what the client hands back) looks names up in any case;
+    # anything else is copied into a dict keyed by lower-case name first.
+    found = headers if isinstance(headers, HTTPHeaderDict) else lower_headers(headers)
     outcome.rate_remaining = to_int(found.get("x-hubspot-ratelimit-remaining"))
     outcome.rate_limit = to_int(found.get("x-hubspot-ratelimit-max"))
     outcome.retry_after = retry_after(found.get("retry-after"))
@@ -254,6 +258,50 @@ def _failure(exc: BaseException) -> Outcome:
         outcome.dedupe = semconv.DEDUPE_CONFLICT
         outcome.existing_id = existing_id_in(message)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Span name and the attributes every call of one route and object type carries."""
+
+    name: str
+    crm_object: str
+    emits: bool  # a write of a contact or lead: emits crm_updated
+    attributes: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=1024)
+def _shape(route: _Route, object_type: str) -> _Shape:
+    operation = f"{route.family}.{object_type} {route.operation}"
+    name = f"hubspot {operation}" if object_type else f"hubspot {route.family} {route.operation}"
+    attrs: dict[str, Any] = {
+        semconv.VENDOR_NAME: semconv.VENDOR_HUBSPOT,
+        semconv.VENDOR_OPERATION: operation,
+    }
+    crm_object = singular(object_type)
+    if route.family == "crm":
+        attrs[semconv.CRM_SYSTEM] = semconv.VENDOR_HUBSPOT
+        if object_type:
+            attrs[semconv.CRM_OBJECT] = crm_object
+    if route.crm_operation is not None:
+        attrs[semconv.CRM_OPERATION] = route.crm_operation
+    emits = crm_object in LEAD_OBJECTS and route.crm_operation in _WRITES
+    return _Shape(name, crm_object, emits, attrs)
+
+
+def _start_attributes(span: Span, shape: _Shape, path_params: Any, body: Any) -> None:
+    attrs = shape.attributes.copy()
+    record_id = _record_id(path_params)
+    if record_id is not None:
+        attrs[semconv.CRM_RECORD_ID] = record_id
+    names, batch, email_hash = _properties(body)
+    if names:
+        attrs[semconv.VENDOR_PROPERTY_NAMES] = names
+    if batch is not None:
+        attrs[semconv.VENDOR_BATCH_SIZE] = batch
+    if email_hash is not None:
+        attrs[semconv.IDENTITY_EMAIL_HASH] = email_hash
+    add_attributes(span, attrs)  # built here: text, numbers and tuples of text only
 
 
 class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped base
@@ -345,27 +393,24 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
                 str(_arg(args, kwargs, _METHOD, "method")),
             )
             path_params = _arg(args, kwargs, _PATH_PARAMS, "path_params")
-            object_type = _object_type(route, path_params)
-            name = f"hubspot {route.family}.{object_type} {route.operation}"
-            if not object_type:
-                name = f"hubspot {route.family} {route.operation}"
-            span = self._tracer.start(name)
-            lead = singular(object_type) in LEAD_OBJECTS
+            shape = _shape(route, _object_type(route, path_params))
+            span = self._tracer.start(shape.name)
             if span.is_recording():
-                self._start_attributes(span, route, object_type, path_params, args, kwargs)
+                _start_attributes(span, shape, path_params, _arg(args, kwargs, _BODY, "body"))
+            # Activated by hand: trace.use_span's generator costs more than the span's own
+            # attributes; the span ends (without recording the exception) either way.
+            token = context.attach(trace.set_span_in_context(span))
         except Exception as exc:
             internal_error(exc, "hubspot.start")
             return wrapped(*args, **kwargs)
-        with trace.use_span(
-            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-        ):
+        try:
             try:
                 result = wrapped(*args, **kwargs)
             except Exception as exc:
                 if span.is_recording():
                     self._finish(span, route, functools.partial(_failure, exc))
                 raise
-            emit = self._emit_events and lead and route.crm_operation in _WRITES
+            emit = self._emit_events and shape.emits
             if span.is_recording() or emit:
                 preloaded = bool(kwargs.get("_preload_content", True))
                 outcome = self._finish(
@@ -374,42 +419,14 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
                 if emit and outcome is not None and route.crm_operation is not None:
                     emit_crm_updated(
                         semconv.VENDOR_HUBSPOT,
-                        singular(object_type),
+                        shape.crm_object,
                         route.crm_operation,
                         outcome.records,
                     )
             return result
-
-    def _start_attributes(
-        self,
-        span: Span,
-        route: _Route,
-        object_type: str,
-        path_params: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> None:
-        attrs: dict[str, Any] = {
-            semconv.VENDOR_NAME: semconv.VENDOR_HUBSPOT,
-            semconv.VENDOR_OPERATION: f"{route.family}.{object_type} {route.operation}",
-        }
-        if route.family == "crm":
-            attrs[semconv.CRM_SYSTEM] = semconv.VENDOR_HUBSPOT
-            if object_type:
-                attrs[semconv.CRM_OBJECT] = singular(object_type)
-        if route.crm_operation is not None:
-            attrs[semconv.CRM_OPERATION] = route.crm_operation
-        record_id = _record_id(path_params)
-        if record_id is not None:
-            attrs[semconv.CRM_RECORD_ID] = record_id
-        names, batch, email_hash = _properties(_arg(args, kwargs, _BODY, "body"))
-        if names:
-            attrs[semconv.VENDOR_PROPERTY_NAMES] = names
-        if batch is not None:
-            attrs[semconv.VENDOR_BATCH_SIZE] = batch
-        if email_hash is not None:
-            attrs[semconv.IDENTITY_EMAIL_HASH] = email_hash
-        span.set_attributes(attrs)
+        finally:
+            context.detach(token)
+            span.end()
 
     def _finish(self, span: Span, route: _Route, read: Any) -> Outcome | None:
         try:

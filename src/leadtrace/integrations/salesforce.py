@@ -50,6 +50,7 @@ from opentelemetry.trace import Span
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
+from leadtrace._spanattrs import add_attributes
 from leadtrace.integrations._vendor import (
     LEAD_OBJECTS,
     Outcome,
@@ -219,6 +220,31 @@ def _start_attributes(
     return attrs
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """Span name and the attributes every call of one object and operation carries."""
+
+    name: str
+    crm_object: str
+    emits: bool  # a write of a Lead or Contact: emits crm_updated
+    attributes: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=1024)
+def _shape(object_name: str, operation: str, crm_operation: str | None) -> _Shape:
+    attrs: dict[str, Any] = {
+        semconv.VENDOR_NAME: semconv.VENDOR_SALESFORCE,
+        semconv.VENDOR_OPERATION: f"{object_name} {operation}",
+        semconv.CRM_SYSTEM: semconv.VENDOR_SALESFORCE,
+        semconv.CRM_OBJECT: singular(object_name),
+    }
+    if crm_operation is not None:
+        attrs[semconv.CRM_OPERATION] = crm_operation
+    crm_object = singular(object_name)
+    emits = crm_operation in _WRITES and crm_object in LEAD_OBJECTS
+    return _Shape(f"salesforce {object_name} {operation}", crm_object, emits, attrs)
+
+
 class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped base
     """Instruments ``simple_salesforce`` record operations and bulk (v1) jobs.
 
@@ -266,11 +292,11 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
             try:
-                object_name = str(instance.name)
+                shape = _shape(str(instance.name), operation, crm_operation)
                 record_id = _arg(args, kwargs, id_index, "record_id")
-                span = self._tracer.start(f"salesforce {object_name} {operation}")
+                span = self._tracer.start(shape.name)
                 if span.is_recording():
-                    attrs = _start_attributes(span, object_name, operation, crm_operation)
+                    attrs = shape.attributes.copy()
                     if isinstance(record_id, str):
                         field, slash, _value = record_id.partition("/")
                         attrs[semconv.CRM_EXTERNAL_ID_FIELD if slash else semconv.CRM_RECORD_ID] = (
@@ -283,40 +309,38 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                     email_hash = hashed_email(data)
                     if email_hash is not None:
                         attrs[semconv.IDENTITY_EMAIL_HASH] = email_hash
-                    span.set_attributes(attrs)
-                emit = (
-                    self._emit_events
-                    and crm_operation in _WRITES
-                    and singular(object_name) in LEAD_OBJECTS
-                )
+                    add_attributes(span, attrs)  # built here: text and tuples of text only
+                emit = self._emit_events and shape.emits
                 call = _Call()
                 token = _pending.set(call)
+                # Activated by hand: trace.use_span's generator costs more than the span's
+                # own attributes; the span ends (without recording the exception) either way.
+                active = context.attach(trace.set_span_in_context(span))
             except Exception as exc:
                 internal_error(exc, "salesforce.start")
                 return wrapped(*args, **kwargs)
             try:
-                with trace.use_span(
-                    span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-                ):
-                    try:
-                        result = wrapped(*args, **kwargs)
-                    except Exception as exc:
-                        if span.is_recording():
-                            self._finish(span, functools.partial(_failure, call, exc))
-                        raise
-                    if span.is_recording() or emit:
-                        outcome = self._finish(
-                            span, lambda: _success(call, result, crm_operation, record_id)
+                try:
+                    result = wrapped(*args, **kwargs)
+                except Exception as exc:
+                    if span.is_recording():
+                        self._finish(span, functools.partial(_failure, call, exc))
+                    raise
+                if span.is_recording() or emit:
+                    outcome = self._finish(
+                        span, lambda: _success(call, result, crm_operation, record_id)
+                    )
+                    if emit and outcome is not None and crm_operation is not None:
+                        emit_crm_updated(
+                            semconv.VENDOR_SALESFORCE,
+                            shape.crm_object,
+                            crm_operation,
+                            outcome.records,
                         )
-                        if emit and outcome is not None and crm_operation is not None:
-                            emit_crm_updated(
-                                semconv.VENDOR_SALESFORCE,
-                                singular(object_name),
-                                crm_operation,
-                                outcome.records,
-                            )
-                    return result
+                return result
             finally:
+                context.detach(active)
+                span.end()
                 _pending.reset(token)
 
         wrapper.__name__ = f"leadtrace_salesforce_{method}"
