@@ -230,7 +230,7 @@ def run(journeys: int, faults: Mapping[str, float], seed: int, store: Path) -> l
                 visit(landing, visitor, contacts)
                 progress.advance(task)
     finally:
-        crm_server.shutdown()
+        crm_server.stop()
     return visitors
 
 

@@ -124,6 +124,11 @@ class StandinServer(ThreadingHTTPServer):
         self.contacts = Contacts()
         super().__init__(("127.0.0.1", port), make_handler(self.contacts))
 
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self.shutdown()
+        self.server_close()
+
 
 def serve(port: int = 0) -> StandinServer:
     """Start the stand-in on 127.0.0.1:``port`` (0: a free port) in a daemon thread."""

@@ -76,7 +76,7 @@ def test_a_browser_journey_reaches_the_crm_under_one_journey(tmp_path: Path) -> 
         with demo.services(store, f"http://127.0.0.1:{crm.server_port}") as landing:
             _browse(landing)
     finally:
-        crm.shutdown()
+        crm.stop()
 
     records = JourneyStore(store / "journeys.db").records()
     (submitted,) = [r for r in records if r.stage == "form_submitted"]
