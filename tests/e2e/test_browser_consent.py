@@ -18,22 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _stack import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 from leadtrace import semconv
 from leadtrace.testing import OTLPReceiver, SpanRecord
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-APP = Path(__file__).resolve().parents[2] / "examples" / "landing" / "app.py"
+APP = ROOT / "examples" / "landing" / "app.py"
 COOKIE = "leadtrace_touch"
 
 if not CHROMIUM.exists():

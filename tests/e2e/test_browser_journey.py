@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from _stack import CHROMIUM, CHROMIUM_ARGS, demo_module, needs_chromium
 
 from leadtrace import semconv
 from leadtrace.store.queries import JourneyStore
 from leadtrace.testing import SpanRecord
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium package"),
-]
-
-
-def _demo() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("leadtrace_demo", ROOT / "examples" / "demo.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def _browse(landing: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{landing}/?utm_source=google&utm_medium=cpc&utm_campaign=spring-launch"
@@ -69,7 +42,7 @@ def test_a_browser_journey_reaches_the_crm_under_one_journey(tmp_path: Path) -> 
 
     Under opt-in consent the first-touch cookie exists only from the Accept on, so page views
     before it cannot be linked to the journey: the banner is answered on the landing page."""
-    demo = _demo()
+    demo = demo_module()
     store = tmp_path / "store"
     crm = demo.hubspot_standin.serve()
     try:

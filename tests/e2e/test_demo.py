@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from _stack import ROOT, demo_module
 
 from leadtrace.report import build_report, statuses_for
 from leadtrace.store.queries import JourneyStore
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo.py"
 
 pytestmark = pytest.mark.slow
-
-
-def _demo_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("leadtrace_demo", DEMO)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +30,7 @@ def _run_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_each_injected_fault_is_found_in_its_layer(tmp_path: Path) -> None:
     """120 visitors with the default fault mix: the report finds every fault, where expected."""
-    demo = _demo_module()
+    demo = demo_module()
     result = _run_demo(tmp_path, "--journeys", "120", "--seed", "3")
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -82,7 +70,7 @@ def test_a_run_without_faults_is_all_healthy(tmp_path: Path) -> None:
 )
 def test_fault_mix_is_checked(spec: str, message: str | None) -> None:
     """--faults names known faults with shares that fit in 100 %; else a clear error."""
-    demo = _demo_module()
+    demo = demo_module()
     if message is None:
         assert demo.parse_faults(spec) == {"missing_utm": 0.05}
         return
@@ -92,7 +80,7 @@ def test_fault_mix_is_checked(spec: str, message: str | None) -> None:
 
 def test_visitors_get_each_fault_by_its_share() -> None:
     """The plan gives each fault its share of visitors (rounded), the rest healthy."""
-    demo = _demo_module()
+    demo = demo_module()
     visitors = demo.plan_visitors(200, {"crm_5xx": 0.05, "routing_drift": 0.1}, seed=1)
     assert Counter(v.fault for v in visitors) == {None: 170, "routing_drift": 20, "crm_5xx": 10}
     assert {v.country for v in visitors if v.fault == "routing_drift"} == {"AT"}

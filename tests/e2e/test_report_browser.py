@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from _stack import CHROMIUM, CHROMIUM_ARGS, ROOT, needs_chromium
 
 import leadtrace
 from leadtrace import Campaign, ConsentState
 from leadtrace._local import JsonLinesSpanExporter
 from leadtrace.report import build_report, journey_slis, read_jsonl, render_html
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("LEADTRACE_TEST_ARTIFACTS", Path(__file__).parents[2] / "build"))
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARTIFACTS = Path(os.environ.get("LEADTRACE_TEST_ARTIFACTS", ROOT / "build"))
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium package"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture
@@ -56,7 +44,7 @@ def test_every_chart_of_the_html_report_draws(report_page: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(report_page.as_uri())
