@@ -131,6 +131,34 @@ def test_sli_counts_stay_exact_when_no_trace_is_sampled(
     assert counts["lead_routing_latency"] == (5, 5)
 
 
+def test_a_sampled_out_stage_still_counts_toward_its_slis(
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """A @stage whose span is not sampled still makes its event for the SLI counters."""
+
+    @leadtrace.stage(
+        "lead_routed",
+        capture=["lead_id"],
+        result=lambda owner: {"routing_rule_id": "emea", "owner_id": owner},
+    )
+    def route(lead_id: str) -> str:
+        return "U-7"
+
+    handle = leadtrace.configure(
+        service_name="t",
+        local=True,
+        metric_readers=[metric_reader],
+        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
+        environ={},
+    )
+    with handle.activate(), leadtrace.journey(campaign=CAMPAIGN):
+        for index in range(3):
+            route(f"L-{index}")
+    counts = recorder_of(handle).counts()
+    handle.shutdown()
+    assert counts["lead_routing_latency"] == (3, 3)
+
+
 def test_latency_histogram_buckets_hold_every_threshold(
     handle: Leadtrace, metric_reader: InMemoryMetricReader
 ) -> None:

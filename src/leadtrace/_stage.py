@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -143,10 +144,12 @@ class _Stage:
             internal_error(inner, "stage.failed")
 
     def succeeded(self, span: Span, value: Any, call_attrs: Mapping[str, Any]) -> None:
-        if self.result is None or not span.is_recording():
+        if self.result is None:
             return
-
         runtime = current()
+        recording = span.is_recording()
+        if not recording and not runtime.event_hooks:
+            return  # nothing would read the event: no span to describe, no hook to count it
         try:
             fields = self.result(value)
         except Exception as exc:
@@ -156,16 +159,22 @@ class _Stage:
             return
         try:
             if self.event_cls is None:
-                span.set_attributes(
-                    {f"martech.{self.name}.{k}": _attr_value(v) for k, v in fields.items()}
-                )
+                if recording:
+                    span.set_attributes(
+                        {f"martech.{self.name}.{k}": _attr_value(v) for k, v in fields.items()}
+                    )
                 return
             fields = {**self.captured_fields(call_attrs), **fields}
+            # A sampled-out span still makes its event: the event hooks (SLI counts, the
+            # consent audit trail) must not depend on the sampling decision.
             cls, _, instance, violations = coerce_event(self.event_cls, fields, strict=False)
             if runtime.strict and any(v.type != "missing" for v in violations):
                 raise EventValidationError(self.name, violations)
-            attrs = event_attributes(cls, instance, current_journey())
+            journey = current_journey()
+            attrs = event_attributes(cls, instance, journey)
             attrs.update({k: v for k, v in self.static.items() if k not in attrs})
+            if journey is not None:  # as emit() records it: the latency SLIs read it
+                attrs[semconv.JOURNEY_ELAPSED] = (time.time_ns() - journey.started_at_ns) / 1e9
             missing = runtime.contracts.missing(self.name, attrs)
             if runtime.contracts.required(self.name):
                 attrs[semconv.QUALITY_COMPLETE] = not missing
@@ -175,7 +184,8 @@ class _Stage:
                 attrs[semconv.QUALITY_VALID] = False
                 attrs[semconv.QUALITY_VIOLATIONS] = [str(v) for v in violations]
                 runtime.instruments.invalid_events.add(1, {semconv.EVENT_NAME: self.name})
-            span.set_attributes(attrs)
+            if recording:
+                span.set_attributes(attrs)
             if runtime.event_hooks and instance is not None:
                 for hook in runtime.event_hooks:  # e.g. the consent audit trail
                     hook(instance, attrs)
