@@ -13,15 +13,20 @@ from _stack import ROOT, demo_module
 
 from leadtrace.report import build_report, statuses_for
 from leadtrace.store.queries import JourneyStore
+from leadtrace.testing import OTLPReceiver
 
 DEMO = ROOT / "examples" / "demo.py"
 
 pytestmark = pytest.mark.slow
 
 
-def _run_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run_demo(
+    tmp_path: Path, *args: str, endpoint: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LEADTRACE_"))}
     env["COLUMNS"] = "160"
+    if endpoint is not None:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     return subprocess.run(
         [sys.executable, str(DEMO), "--store", str(tmp_path / "store"), *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
@@ -84,3 +89,17 @@ def test_visitors_get_each_fault_by_its_share() -> None:
     visitors = demo.plan_visitors(200, {"crm_5xx": 0.05, "routing_drift": 0.1}, seed=1)
     assert Counter(v.fault for v in visitors) == {None: 170, "routing_drift": 20, "crm_5xx": 10}
     assert {v.country for v in visitors if v.fault == "routing_drift"} == {"AT"}
+
+
+def test_with_an_endpoint_the_demo_also_exports_to_the_collector(tmp_path: Path) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT set: both services export over OTLP, and the demo's own
+    journey store still gets everything for the report."""
+    with OTLPReceiver() as receiver:
+        result = _run_demo(tmp_path, "--journeys", "8", "--faults", "", endpoint=receiver.url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        exported = receiver.records()
+
+    assert {"landing-web", "lead-worker"} <= {r.service_name for r in exported}
+    assert sum(1 for r in exported if r.name == "crm_updated") == 8
+    report = build_report(JourneyStore(tmp_path / "store" / "journeys.db").records())
+    assert dict(report.funnel)["crm_updated"] == 8
