@@ -60,6 +60,19 @@ def consent_verify(file: str) -> None:
     raise SystemExit(1)
 
 
+def _write_output(text: str, output: str) -> bool:
+    """Write ``text`` to the file ``output``, or to standard output for ``-``; True for a file."""
+    if output == "-":
+        click.echo(text, nl=False)
+        return False
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    return True
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -322,16 +335,9 @@ def slo_generate(file: str | None, output: str) -> None:
         text = generate(file)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if output == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
-    rules = text.count("\n  - record: ") + text.count("\n  - alert: ")
-    click.echo(f"wrote {output}: {rules} rules", err=True)
+    if _write_output(text, output):
+        rules = text.count("\n  - record: ") + text.count("\n  - alert: ")
+        click.echo(f"wrote {output}: {rules} rules", err=True)
 
 
 @cli.group()
@@ -452,12 +458,5 @@ def dashboard_generate(slos: str | None, output: str) -> None:
         text = render(load_slis(slos))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if output == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"wrote {output}", err=True)
+    if _write_output(text, output):
+        click.echo(f"wrote {output}", err=True)
