@@ -190,3 +190,27 @@ def test_cli_rejects_a_label_without_value() -> None:
     )
     assert result.exit_code == 2
     assert "NAME=VALUE" in result.output
+
+
+def test_settings_name_the_grafana_record_change_posts_to(grafana: Grafana) -> None:
+    """With grafana_url and grafana_token set, record_change() posts without a grafana=."""
+    handle = leadtrace.configure(
+        service_name="t", local=True, environ={},
+        grafana_url=grafana.url, grafana_token="glsa_settings",
+    )  # fmt: skip
+    with handle.activate():
+        thread = leadtrace.record_change("deployment", "router 2.4.1", version="2.4.1")
+    assert thread is not None
+    thread.join(5)
+    (request,) = grafana.requests
+    assert request["path"] == "/api/annotations"
+    assert request["headers"]["Authorization"] == "Bearer glsa_settings"
+    assert "version:2.4.1" in request["body"]["tags"]
+
+
+def test_a_grafana_url_that_is_not_http_is_a_config_error() -> None:
+    """configure() refuses a Grafana URL without an http(s) scheme, naming the variable."""
+    with pytest.raises(ConfigError, match="LEADTRACE_GRAFANA_URL"):
+        leadtrace.configure(
+            service_name="t", local=True, environ={"LEADTRACE_GRAFANA_URL": "grafana.local"}
+        )

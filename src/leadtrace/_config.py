@@ -47,6 +47,13 @@ def _optional_text(_name: str, raw: str) -> str | None:
     return value or None
 
 
+def _http_url(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"setting {name!r} must be an http:// or https:// URL, got {raw!r}")
+    return value or None
+
+
 def _bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -368,6 +375,21 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "grafana_url",
+        ("LEADTRACE_GRAFANA_URL",),
+        "",
+        "Grafana base URL: `record_change()` (and the deployment `configure()` records) also "
+        "post an annotation there, in the background. Needs `grafana_token`.",
+        _http_url,
+    ),
+    Setting(
+        "grafana_token",
+        ("LEADTRACE_GRAFANA_TOKEN",),
+        "",
+        "Grafana service-account token with annotations:write, for `grafana_url`.",
+        _optional_text,
+    ),
+    Setting(
         "journey_spans",
         ("LEADTRACE_JOURNEY_SPANS",),
         "true",
@@ -563,6 +585,8 @@ class Settings:
     cookie_key: bytes | None
     cookie_max_age_days: int
     session_events: bool
+    grafana_url: str | None
+    grafana_token: str | None
     journey_spans: bool
     consent_audit_log: str | None
     sample_ratio: float | None

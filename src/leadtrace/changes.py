@@ -27,9 +27,16 @@ from leadtrace.errors import ConfigError
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Meter
 
+    from leadtrace._config import Settings
     from leadtrace._runtime import Leadtrace
 
-__all__ = ["CHANGE_KINDS", "GrafanaAnnotations", "change_counter", "record_change"]
+__all__ = [
+    "CHANGE_KINDS",
+    "GrafanaAnnotations",
+    "change_counter",
+    "grafana_from",
+    "record_change",
+]
 
 _log = logging.getLogger("leadtrace")
 _changes_log = logging.getLogger("leadtrace.changes")
@@ -139,6 +146,13 @@ class GrafanaAnnotations:
                 _log.warning("leadtrace: Grafana annotation not posted: %s", exc)
 
 
+def grafana_from(settings: Settings) -> GrafanaAnnotations | None:
+    """The Grafana that ``grafana_url`` and ``grafana_token`` name, or None without both."""
+    if settings.grafana_url is None or settings.grafana_token is None:
+        return None
+    return GrafanaAnnotations(settings.grafana_url, settings.grafana_token)
+
+
 def record_change(
     handle: Leadtrace,
     kind: str,
@@ -158,8 +172,11 @@ def record_change(
     counter, whose only attribute is the kind. Text is scrubbed of e-mail addresses and
     phone numbers.
 
+    Without ``grafana``, the handle's ``grafana_url`` / ``grafana_token`` settings
+    (``LEADTRACE_GRAFANA_URL`` / ``LEADTRACE_GRAFANA_TOKEN``) name the Grafana, if any.
+
     Returns:
-        The background thread of the Grafana post, or None when no Grafana is given.
+        The background thread of the Grafana post, or None when no Grafana is configured.
 
     Raises:
         ConfigError: ``kind``, ``summary`` or a label name is invalid (the message says which).
@@ -174,6 +191,8 @@ def record_change(
         span.add_event("leadtrace.change", attributes, timestamp=at_ns)
     _changes_log.info("change recorded: %s: %s", kind, text, extra={"change": attributes})
     change_counter(handle.meter).add(1, {CHANGE_KIND: kind})
+    if grafana is None:
+        grafana = grafana_from(handle.settings)
     if grafana is None:
         return None
     return grafana.post(kind, text, clean, at_ns // 1_000_000)
