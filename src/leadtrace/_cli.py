@@ -10,7 +10,8 @@ Exit codes: 0 success, 1 a check failed, 2 usage.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +19,8 @@ from leadtrace.errors import ConfigError
 from leadtrace.store._commands import STORE_OPTION
 
 __all__ = ["cli"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +61,18 @@ def consent_verify(file: str) -> None:
         err=True,
     )
     raise SystemExit(1)
+
+
+def _output_option(what: str) -> Callable[[F], F]:
+    """The ``-o/--output`` option of a generating command (``-``: standard output)."""
+    return click.option(
+        "-o",
+        "--output",
+        default="-",
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=str),
+        help=f"{what} to write ('-' for standard output).",
+    )
 
 
 def _write_output(text: str, output: str) -> bool:
@@ -315,14 +330,7 @@ def slo_check(file: str | None) -> None:
 
 @slo.command("generate")
 @_SLO_FILE
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=str),
-    help="Rules file to write ('-' for standard output).",
-)
+@_output_option("Rules file")
 def slo_generate(file: str | None, output: str) -> None:
     """Write Prometheus rules for an SLO FILE: recording rules and burn-rate alerts.
 
@@ -437,14 +445,7 @@ def dashboard() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=str),
     help="Your SLI file (default: the built-in SLIs).",
 )
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=str),
-    help="Dashboard JSON to write ('-' for standard output).",
-)
+@_output_option("Dashboard JSON")
 def dashboard_generate(slos: str | None, output: str) -> None:
     """Write the dashboard JSON (import it in Grafana, then pick the data sources).
 
