@@ -29,7 +29,7 @@ from benchmarks._harness import (
     print_table,
     quiet_batches,
 )
-from leadtrace import _runtime, semconv
+from leadtrace import _active, semconv
 from leadtrace.events import LeadRouted
 
 
@@ -111,7 +111,7 @@ def measure() -> dict[str, Result]:
     with handle.activate():
         stage = compare({"stage": staged, "bare_stage": bare_stage}, rounds=ROUNDS, between=flush)
 
-    assert _runtime._global is None, "run the benchmark in a process without configure()"
+    assert _active.global_handle() is None, "run the benchmark in a process without configure()"
     logging.getLogger("leadtrace").setLevel(logging.ERROR)  # "recorded nowhere" is the point
     noop_tracer = trace.NoOpTracer()
 

@@ -8,7 +8,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 import leadtrace
-from leadtrace import _runtime
+from leadtrace import _active
 
 
 def test_a_local_handle_says_spans_stay_in_memory() -> None:
@@ -56,6 +56,6 @@ def test_an_apps_own_provider_is_named() -> None:
 
 def test_before_configure_it_says_nothing_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no configure() and no SDK, describe() names the fix instead of a destination."""
-    monkeypatch.setattr(_runtime, "_unconfigured", None)
-    monkeypatch.setattr(_runtime, "_global", None)
+    monkeypatch.setattr(_active, "_unconfigured", None)
+    monkeypatch.setattr(_active, "_global", None)
     assert "spans:    recorded nowhere: call leadtrace.configure()" in leadtrace.describe()

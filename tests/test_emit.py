@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 import leadtrace
 from _handles import event_spans
 from _metrics import counter_points
-from leadtrace import events, semconv
+from leadtrace import _active, events, semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.errors import EventValidationError
 from leadtrace.events import LeadRouted
@@ -257,9 +257,8 @@ def test_event_hooks_receive_event_and_attributes(handle: Leadtrace) -> None:
 
 def test_emit_without_configure_uses_the_global_proxy() -> None:
     """Before configure(), emit works (no-op tracer) and returns an id."""
-    from leadtrace import _runtime
 
-    assert _runtime._global is None
+    assert _active.global_handle() is None
     assert len(leadtrace.emit("form_viewed", form_id="f")) == 32
 
 

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import leadtrace
-from leadtrace import _runtime, semconv
+from leadtrace import _active, _runtime, semconv
 from leadtrace.errors import ConfigError
 
 
@@ -37,7 +37,7 @@ def clean_globals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     reset()
     assert metrics.get_meter_provider() is not None
     yield
-    handle = _runtime._global
+    handle = _active.global_handle()
     if handle is not None:
         handle.shutdown()
     reset()
@@ -91,7 +91,7 @@ def test_local_handle_touches_no_globals(clean_globals: None) -> None:
     before = trace.get_tracer_provider()
     handle = leadtrace.configure(service_name="svc", local=True, environ={})
     assert trace.get_tracer_provider() is before
-    assert _runtime._global is None
+    assert _active.global_handle() is None
     with handle.activate():
         leadtrace.emit("form_viewed", form_id="f")
     assert [s.name for s in handle.finished_spans()] == ["form_viewed"]

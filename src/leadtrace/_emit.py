@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from leadtrace import events, semconv
+from leadtrace._active import current
 from leadtrace._guard import internal_error
-from leadtrace._runtime import current
 from leadtrace._spanattrs import add_attributes
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import ArgumentTypeError, EventValidationError, Violation

@@ -16,6 +16,7 @@ import time
 import traceback
 from typing import Any
 
+from leadtrace._active import current
 from leadtrace._pii import scrub_text
 from leadtrace.errors import ArgumentTypeError
 
@@ -39,7 +40,6 @@ def describe(exc: BaseException) -> str:
 
 def internal_error(exc: BaseException, where: str) -> None:
     """Record an internal failure at ``where``; re-raise it only in strict mode."""
-    from leadtrace._runtime import current  # deferred: the runtime imports this module
 
     runtime = current()
     # The counter itself failing must not mask the original error.

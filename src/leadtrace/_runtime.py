@@ -16,7 +16,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer, TracerProvider
 
+from leadtrace._active import activated, current, global_handle, install_global, set_fallback
 from leadtrace._config import Settings, resolve_settings
 from leadtrace._spanattrs import attribute_blind
 from leadtrace.errors import ConfigError
@@ -173,11 +173,8 @@ class Leadtrace:
         The switch is context-local: it follows the block's thread and the asyncio tasks it
         starts, never other threads.
         """
-        token = _active.set((*_active.get(), self))
-        try:
+        with activated(self):
             yield self
-        finally:
-            _active.reset(token)
 
     def finished_spans(self) -> list[Any]:
         """Spans captured in memory (local handles without exporters only)."""
@@ -289,47 +286,32 @@ def _within(call: Callable[[], object], seconds: float) -> bool:
 _UNKNOWN = object()
 _NON_RECORDING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
-_lock = threading.Lock()
-_active: ContextVar[tuple[Leadtrace, ...]] = ContextVar("leadtrace_active", default=())
-_global: Leadtrace | None = None
-_unconfigured: Leadtrace | None = None
-
-
-def current() -> Leadtrace:
-    """The handle the module-level API uses now: activated, else global, else unconfigured."""
-    active = _active.get()
-    if active:
-        return active[-1]
-    if _global is not None:
-        return _global
-    if _unconfigured is not None:  # checked here too: this runs on every emit()
-        return _unconfigured
-    return _unconfigured_runtime()
-
 
 def _unconfigured_runtime() -> Leadtrace:
-    global _unconfigured
-    if _unconfigured is None:
-        try:
-            settings = resolve_settings({"service_name": "unknown_service"})
-        except ConfigError as exc:
-            _log.warning("leadtrace: ignoring invalid environment settings: %s", exc)
-            settings = resolve_settings({"service_name": "unknown_service"}, environ={})
-        _unconfigured = Leadtrace(
-            settings,
-            trace.get_tracer_provider(),
-            metrics.get_meter_provider(),
-            local=False,
-            owned=False,
+    """The handle used before ``configure()``: the global OpenTelemetry providers as they are."""
+    try:
+        settings = resolve_settings({"service_name": "unknown_service"})
+    except ConfigError as exc:
+        _log.warning("leadtrace: ignoring invalid environment settings: %s", exc)
+        settings = resolve_settings({"service_name": "unknown_service"}, environ={})
+    handle = Leadtrace(
+        settings,
+        trace.get_tracer_provider(),
+        metrics.get_meter_provider(),
+        local=False,
+        owned=False,
+    )
+    if not handle.enabled:
+        # Once per process (this handle is made once), as OpenTelemetry's proxy warns.
+        _log.warning(
+            "leadtrace: events are recorded nowhere: call leadtrace.configure() at "
+            "start-up (or install an OpenTelemetry SDK TracerProvider) before the first "
+            "journey"
         )
-        if not _unconfigured.enabled:
-            # Once per process (this handle is made once), as OpenTelemetry's proxy warns.
-            _log.warning(
-                "leadtrace: events are recorded nowhere: call leadtrace.configure() at "
-                "start-up (or install an OpenTelemetry SDK TracerProvider) before the first "
-                "journey"
-            )
-    return _unconfigured
+    return handle
+
+
+set_fallback(_unconfigured_runtime)
 
 
 def _resource(settings: Settings) -> Resource:
@@ -549,7 +531,6 @@ def configure(
     Raises:
         ConfigError: a setting is missing or invalid; the message names it and the fix.
     """
-    global _global
     arguments: dict[str, Any] = {
         "service_name": service_name,
         "environment": environment,
@@ -591,14 +572,15 @@ def configure(
         "shutdown_timeout": shutdown_timeout,
         "attribute_value_limit": attribute_value_limit,
     }
-    if not local and _global is not None:
+    existing_handle = global_handle()
+    if not local and existing_handle is not None:
         warnings.warn(
             "leadtrace.configure() was already called; this call changes nothing. "
             "Use configure(local=True) for an independent setup.",
             RuntimeWarning,
             stacklevel=2,
         )
-        return _global
+        return existing_handle
     settings = resolve_settings(arguments, environ)
     contract_set = load_contracts(settings.contracts)
     resource = _resource(settings)
@@ -683,7 +665,7 @@ def configure(
         trace.set_tracer_provider(provider)
     if meter_provider is not existing_meter:
         metrics.set_meter_provider(meter_provider)
-    _global = handle
+    install_global(handle)
     from leadtrace.changes import record_startup  # deferred: only needed at setup
     from leadtrace.events import all_events
 
@@ -694,6 +676,4 @@ def configure(
 
 def _reset_for_tests() -> None:
     """Forget the global handle (the OpenTelemetry globals stay as they are)."""
-    global _global, _unconfigured
-    _global = None
-    _unconfigured = None
+    install_global(None)

@@ -26,9 +26,9 @@ from opentelemetry.context import attach, detach
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, set_span_in_context
 
 from leadtrace import semconv
+from leadtrace._active import current
 from leadtrace._emit import coerce_event, event_attributes
 from leadtrace._guard import internal_error
-from leadtrace._runtime import current
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
 from leadtrace.context import current_journey
 from leadtrace.errors import ConfigError, EventValidationError

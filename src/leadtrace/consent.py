@@ -29,13 +29,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadtrace import semconv
+from leadtrace._active import current
+from leadtrace._auditlog import verify
 from leadtrace._fields import Attr
+from leadtrace._guard import internal_error
 from leadtrace.errors import LeadtraceError
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Meter
 
-    from leadtrace.audit import AuditReport
+    from leadtrace._auditlog import AuditReport
 
 __all__ = [
     "CONSENT_CHECKPOINTS",
@@ -411,8 +414,6 @@ def consent_from_request(
             state=_apply_gpc(base) if gpc else base, gpc=gpc, errors=errors, tcf=tcf
         )
     except Exception as exc:
-        from leadtrace._guard import internal_error  # deferred: the guard imports the runtime
-
         # This function never raises, not even in strict mode: the request must go on.
         with contextlib.suppress(Exception):
             internal_error(exc, "consent_from_request")
@@ -425,7 +426,6 @@ _MAX_METERS = 64
 
 
 def _count_error(kind: str) -> None:
-    from leadtrace._runtime import current  # deferred: the runtime imports this module
 
     meter = current().meter
     entry = _counters.get(id(meter))
@@ -448,6 +448,4 @@ def verify_audit_log(path: str | Path) -> AuditReport:
     Returns:
         The report: ``ok``, ``records``, ``first_bad_line`` and ``reason``.
     """
-    from leadtrace.audit import verify
-
     return verify(path)

@@ -48,6 +48,7 @@ from opentelemetry.trace import (
 )
 
 from leadtrace import semconv
+from leadtrace._active import current
 from leadtrace._guard import checked, internal_error
 from leadtrace._spanattrs import add_attributes
 from leadtrace._wrapping import scoped_async_generator, scoped_generator
@@ -335,7 +336,6 @@ def _open_journey_span(value: BusinessContext) -> tuple[BusinessContext, Span | 
             if value.origin is None:
                 value = value.replace(origin=current_span.get_span_context())
             return value, None
-        from leadtrace._runtime import current  # deferred: the runtime imports this module
 
         runtime = current()
         if not runtime.settings.journey_spans:
@@ -683,11 +683,8 @@ def inject(
     ctx = context or current_journey()
     if ctx is None:
         return False
-    if url is not None:
-        from leadtrace._runtime import current  # deferred: the runtime imports this module
-
-        if not host_allowed(url, current().settings.propagate_to):
-            return False
+    if url is not None and not host_allowed(url, current().settings.propagate_to):
+        return False
     try:
         carrier[HEADER] = _header_value(ctx)
     except Exception as exc:  # the carrier refused the header (a read-only or typed mapping)

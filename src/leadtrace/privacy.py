@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from leadtrace import semconv
+from leadtrace._active import current
 from leadtrace._fields import Attr
 from leadtrace._guard import checked
 
@@ -89,7 +90,6 @@ def normalize_phone(phone: str, default_country_code: str = "") -> str:
 
 
 def _configured_key() -> bytes:
-    from leadtrace._runtime import current  # deferred: the runtime imports this module
 
     key = current().settings.hash_key
     if key is not None:
