@@ -14,6 +14,12 @@ The public API::
 Everything not listed in ``__all__`` is private or lives in a documented submodule
 (:mod:`leadtrace.events`, :mod:`leadtrace.semconv`, :mod:`leadtrace.errors`,
 :mod:`leadtrace.logging`, :mod:`leadtrace.testing`, ...).
+
+Owns: the public face: what ``import leadtrace`` offers, re-exported from the parts.
+
+May import: the parts it re-exports (``_describe``, ``_emit``, ``_runtime``, ``_stage``,
+``changes``, ``consent``, ``context``, ``errors``, ``events``, ``privacy``, ``scrubbing``,
+``semconv``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ One group per concept: ``schema`` (export and compatibility check of event schem
 (the Grafana campaign signal health dashboard), ``report`` (the health report over recorded
 journeys), ``journeys`` / ``journey`` (the local journey store), ``demo``.
 Exit codes: 0 success, 1 a check failed, 2 usage.
+
+Owns: the ``leadtrace`` command's groups, options and exit codes.
+
+May import: any part it drives (``changes``, ``consent``, ``dashboards``, ``errors``,
+``report``, ``schemas``, ``scrubbing``, ``slo``, ``store``), each inside the command that needs
+it so ``leadtrace --help`` stays fast; never the other way round.
 """
 
 from __future__ import annotations

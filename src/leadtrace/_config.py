@@ -3,6 +3,10 @@
 Resolution order for each setting: the ``configure()`` argument, then the first set
 environment variable in its list (``LEADTRACE_*`` before the standard ``OTEL_*``), then the
 default. ``docs/configuration.md`` is generated from :data:`SETTINGS`.
+
+Owns: the settings table (:data:`SETTINGS`), their parsing and resolution order.
+
+May import: ``errors`` only: everything else receives the resolved :class:`Settings`.
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 Pasted quickstarts and new services print nothing by themselves (telemetry should be quiet in
 production); this answers "did it work, and where did my data go?" on demand.
+
+Owns: the words ``leadtrace.describe()`` prints about the active setup.
+
+May import: ``_runtime`` (the handle it describes) and ``audit`` (where the trail is written);
+it sits at the top beside the public face.
 """
 
 from __future__ import annotations

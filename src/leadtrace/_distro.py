@@ -8,6 +8,10 @@ instrumentors registered under ``opentelemetry_instrumentor`` load, leadtrace's 
 (HubSpot, Salesforce, Segment, RudderStack) among them. When ``opentelemetry-distro`` is
 installed too, its configurator competes with ours: set ``OTEL_PYTHON_DISTRO=leadtrace`` and
 ``OTEL_PYTHON_CONFIGURATOR=leadtrace``. Needs the ``auto`` extra (or any vendor extra).
+
+Owns: the ``opentelemetry_configurator`` / ``opentelemetry_distro`` entry points.
+
+May import: ``_runtime`` (it calls ``configure()``); top level, nothing imports it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 ``docs/semconv.md`` comes from :mod:`leadtrace.semconv`, ``docs/configuration.md`` from
 :data:`leadtrace._config.SETTINGS` and ``docs/events.md`` from the event registry. Tests
 compare the files on disk with fresh output, so a stale page fails the build.
+
+Owns: generation of the reference pages in ``docs/``.
+
+May import: ``_config``, ``events`` and ``semconv``, whose tables it renders; a tool, imported
+by nothing.
 """
 
 from __future__ import annotations

@@ -5,6 +5,16 @@ business attributes; its start time is the event's ``occurred_at``. Validation f
 mode: ``strict`` raises :class:`~leadtrace.errors.EventValidationError`; ``lenient`` keeps the
 valid part, marks ``martech.quality.valid=false`` with violation locations and types (never
 values), counts the failure and logs one failed-event record. Nothing is silently dropped.
+
+Owns: the emit path, one way: build and validate the event (``events``) -> its attributes
+(journey from ``context`` + the event's own) -> privacy (consent drop here, identity keys from
+``privacy`` via the event, scrubbing with the ``scrubbing`` processor handed over by the
+runtime) -> the span (``_spanattrs``) -> the event hooks (SLI counts, audit trail) the runtime
+installed.
+
+May import: ``_active`` (the handle in use), ``_guard``, ``_spanattrs``, ``context``,
+``errors``, ``events``, ``logging`` (the failed-event log), ``scrubbing`` and ``semconv``; never
+``_runtime``, whose handle it receives.
 """
 
 from __future__ import annotations

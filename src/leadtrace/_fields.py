@@ -1,4 +1,9 @@
-"""Field metadata shared by event models: which span attribute a model field becomes."""
+"""Field metadata shared by event models: which span attribute a model field becomes.
+
+Owns: the field metadata (:class:`Attr`) that maps a model field to a span attribute.
+
+May import: nothing of leadtrace.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ reports its exceptions here. In lenient mode the error is counted
 (``leadtrace.internal_errors``) and logged at most once a minute per place, and the
 application carries on. In strict mode (development, tests) it is re-raised so bugs surface.
 The guard is never put around user code: exceptions from the user's own functions propagate.
+
+Owns: the internal-error guard and the exception text it logs (scrubbed).
+
+May import: ``_active`` (to count on the active handle's meter), ``_pii`` and ``errors``.
 """
 
 from __future__ import annotations

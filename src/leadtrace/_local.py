@@ -1,4 +1,9 @@
-"""Local default destination: spans as JSON lines a person can read, when no endpoint is set."""
+"""Local default destination: spans as JSON lines a person can read, when no endpoint is set.
+
+Owns: the JSON-lines exporter used when no endpoint is set.
+
+May import: nothing of leadtrace.
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ examples and counter-examples in ``tests/test_scrubbing.py``.
 A bare run of digits with no ``+``, no separator and no label is NOT a phone: that shape is far
 more often a CRM record id, an order number or a timestamp.
 
-May import: the standard library and :mod:`leadtrace.semconv` (a keyed hash of a match comes
+Owns: the detection rules for e-mail addresses and phone numbers, and text replacement.
+
+May import: the standard library and ``semconv`` (a keyed hash of a match comes
 from the ``digest`` a :class:`Replacer` is given).
 """
 

@@ -1,9 +1,19 @@
-"""The runtime: ``configure()``, the :class:`Leadtrace` handle and the active-handle lookup.
+"""The runtime: ``configure()`` and the :class:`Leadtrace` handle it returns.
 
 ``configure()`` installs a global setup once. ``configure(local=True)`` returns a handle that
 touches no global state (for tests); ``handle.activate()`` makes the module-level API
 (``leadtrace.emit``, ``@leadtrace.stage``) use it for a block. Before any ``configure()`` the
 module-level API works against the global OpenTelemetry proxy (no-op until an SDK is set).
+Which handle is in use is kept in :mod:`leadtrace._active`.
+
+Owns: the :class:`Leadtrace` handle and ``configure()``: it builds the providers and wires every
+part (processors, delivery, store, audit trail, SLI metrics, change record), then publishes the
+handle through ``_active``.
+
+May import: any part it wires (``_active``, ``_config``, ``_emit``, ``_spanattrs``, ``audit``,
+``changes``, ``context``, ``delivery``, ``errors``, ``events``, ``metrics``, ``processors``,
+``quality``, ``sampling``, ``scrubbing``, ``store``). No part imports it back at run time; they
+read the handle from ``_active``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ so when the span is the SDK's own type, still recording, without a value-length 
 one no value reaches) and with room under its attribute-count limit, they go straight into
 its attribute dict under the span's lock. Anything else (another span type, a limit that
 could truncate or drop) takes ``set_attributes``, so the result is the same either way.
+
+Owns: bulk attribute writes onto SDK spans leadtrace built itself.
+
+May import: nothing of leadtrace.
 """
 
 from __future__ import annotations

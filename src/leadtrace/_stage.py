@@ -11,6 +11,11 @@
 - An exception is recorded on the span with ``martech.failure.layer`` and re-raised.
 - ``result`` turns the return value into the stage event's fields: the span then carries the
   event's attributes and quality verdict, exactly as ``emit()`` would.
+
+Owns: ``@stage``: the span around a user function and its stage event.
+
+May import: ``_active``, ``_emit`` (event building, shared with ``emit()``), ``_guard``,
+``_wrapping``, ``context``, ``errors``, ``events`` and ``semconv``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 A context attached before a ``yield`` must be detached before control returns to the caller,
 or the caller's context leaks into the generator and back. These helpers re-enter a scope
 (a journey, a span) around each step instead, and forward ``send``/``throw``/``close``.
+
+Owns: step-by-step re-entry of a scope around generators and async generators.
+
+May import: nothing of leadtrace.
 """
 
 from __future__ import annotations

@@ -17,6 +17,11 @@ never raised into the application.
 
 A chain cannot show that whole records were cut off its end: keep the ``head`` hash that
 :func:`verify` prints somewhere else (a ticket, another system's log) to anchor it.
+
+Owns: the consent audit trail: consent events -> sealed records on a background thread.
+
+May import: ``_auditlog`` (the record format it re-exports), ``_pii``, ``context`` (the
+journey's identity) and ``errors``.
 """
 
 from __future__ import annotations

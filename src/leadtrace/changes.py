@@ -7,6 +7,10 @@ span when one is recording, a sample of the ``martech.changes`` counter (Prometh
 from Prometheus with no extra service, and, when a Grafana URL and token are given, a post
 to Grafana's annotations HTTP API on a background thread: the caller never waits for it and
 it never raises. ``leadtrace change record`` does the same from a deploy script or CI job.
+
+Owns: change records (``record_change``) and their Grafana annotation post.
+
+May import: ``errors`` only; the runtime hands it the handle to record on.
 """
 
 from __future__ import annotations

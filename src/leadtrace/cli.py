@@ -1,4 +1,9 @@
-"""The ``leadtrace`` command (needs the ``cli`` extra: ``pip install 'leadtrace[cli]'``)."""
+"""The ``leadtrace`` command (needs the ``cli`` extra: ``pip install 'leadtrace[cli]'``).
+
+Owns: the ``leadtrace`` console script's entry point.
+
+May import: ``_cli``.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,11 @@ malformed signals as error *kinds* (never the input text)::
 
 Every ``consent_captured`` event can also be appended to a hash-chained audit log
 (:mod:`leadtrace.audit`); :func:`verify_audit_log` checks one.
+
+Owns: consent states, request signals (GPC, TCF) and ``verify_audit_log()``.
+
+May import: ``_active`` (the meter for parse-error counts), ``_auditlog``, ``_fields``,
+``_guard``, ``errors`` and ``semconv``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ header, ``leadtrace-journey`` (format in ``docs/journeys.md``)::
 
     leadtrace-journey: v=1;j=7f3c...;t=1764151200000;c=spring;so=google;me=cpc;ch=paid_search;
                        cs=granted;cp=analytics,marketing;s=0;o=<trace id>-<span id>
+
+Owns: journeys: the business context value, its scope, and its propagation headers.
+
+May import: ``_active``, ``_guard``, ``_spanattrs``, ``_wrapping``, ``consent``, ``errors``,
+``events``, ``privacy`` and ``semconv``.
 """
 
 from __future__ import annotations

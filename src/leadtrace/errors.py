@@ -11,6 +11,10 @@ One root, each subclass also a subclass of the matching builtin so callers can c
 
 At runtime (lenient mode) leadtrace raises none of these into application code: it records
 and counts the problem instead.
+
+Owns: the exception hierarchy.
+
+May import: nothing of leadtrace: every part may import it.
 """
 
 from __future__ import annotations

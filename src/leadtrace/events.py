@@ -12,6 +12,11 @@ campaign, identity keys, consent, synthetic flag) and the payload its stage need
 Schemas are closed (``additionalProperties: false``) and versioned with SchemaVer
 ``MODEL-REVISION-ADDITION``; see :mod:`leadtrace.schemas` for export and compatibility checks.
 Register your own events with :func:`register`.
+
+Owns: the canonical event models, their envelope, the registry and attribute plans.
+
+May import: ``_fields``, ``consent``, ``errors``, ``privacy`` and ``semconv``; never the emit
+path.
 """
 
 from __future__ import annotations

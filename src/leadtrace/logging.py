@@ -5,6 +5,10 @@ every line written inside a journey carries ``trace_id``, ``span_id``, ``journey
 ``campaign_id``, so logs, traces and metrics join. :func:`scrub_event_dict` redacts e-mail
 addresses and phone numbers. See ``docs/logging.md`` for plain structlog and structlog over
 stdlib logging.
+
+Owns: the structlog processors (trace/journey context, scrubbing) and leadtrace's own log.
+
+May import: ``_pii`` and ``context``.
 """
 
 from __future__ import annotations

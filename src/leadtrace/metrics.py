@@ -23,6 +23,10 @@ Cost on the caller: the predicates and one append to a lock-free queue. The queu
 into the cumulative counts when a metric reader collects (the counters are observable), or
 on the caller's thread when it holds ``max_pending`` events, so nothing is lost when no
 reader collects for a while.
+
+Owns: SLI counting on OTel instruments: the event hook and the latency histogram.
+
+May import: ``errors``, ``semconv`` and ``slo`` (the SLI file's model); the runtime installs it.
 """
 
 from __future__ import annotations

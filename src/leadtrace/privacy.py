@@ -4,6 +4,11 @@
 digits) and hashes with HMAC-SHA256 under the configured ``LEADTRACE_HASH_KEY``. Services that
 share the key produce the same hash for the same person, so journeys join across systems,
 while a dictionary attack on a leaked hash needs the key.
+
+Owns: identity keys: normalisation and keyed hashing of e-mail and phone.
+
+May import: ``_active`` (the hash key of the active setup), ``_fields``, ``_guard`` and
+``semconv``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Span processors leadtrace adds to the tracer provider."""
+"""Span processors leadtrace adds to the tracer provider.
+
+Owns: the business-context span processor that stamps journey attributes on every span.
+
+May import: ``_guard``, ``_spanattrs``, ``context``, ``scrubbing`` and ``semconv``.
+"""
 
 from __future__ import annotations
 

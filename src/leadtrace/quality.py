@@ -15,6 +15,10 @@ Short names are relative to ``martech.``; a full attribute name works too. A fil
 starts with ``extends: defaults`` keeps the built-in stages and replaces only those it lists.
 The built-in defaults ship as ``leadtrace/default_contracts.yaml`` (:data:`DEFAULT_CONTRACTS_FILE`),
 a starting point to copy; a test keeps it equal to :data:`DEFAULT_CONTRACTS`.
+
+Owns: data contracts: the attributes each stage must carry.
+
+May import: ``errors`` only.
 """
 
 from __future__ import annotations

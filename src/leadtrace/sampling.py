@@ -22,6 +22,10 @@ Configure it with ``LEADTRACE_SAMPLE_RATIO`` (or ``configure(sample_ratio=...)``
 is unset, the standard ``OTEL_TRACES_SAMPLER=traceidratio``/``parentbased_traceidratio`` with
 ``OTEL_TRACES_SAMPLER_ARG`` select the same journey-consistent sampler at that ratio
 (:func:`sampler_from_settings`).
+
+Owns: the journey-consistent sampler.
+
+May import: ``_config`` and ``semconv``; it receives the journey lookup when built.
 """
 
 from __future__ import annotations

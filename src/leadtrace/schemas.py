@@ -15,6 +15,10 @@ which bump each change needs under SchemaVer ``MODEL-REVISION-ADDITION``:
 
 It fails when the declared version bump is smaller than needed, or when a published version
 was edited in place (published versions are immutable).
+
+Owns: JSON Schema export and SchemaVer compatibility checks.
+
+May import: ``events``.
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ remembered by its template (digits written as ``0``); each cache below says in i
 why it can never let a match through, and ``tests/test_scrubbing_cache.py`` compares cached
 and uncached verdicts on generated text. See ``benchmarks/bench_scrubbing.py``.
 
-May import: the OpenTelemetry SDK, :mod:`leadtrace.semconv`, :mod:`leadtrace._pii` and the
-internal-error guard.
+Owns: the scrubbing span processor and its caches (each with its safety argument).
+
+May import: the OpenTelemetry SDK, ``semconv``, ``_pii`` (the rules), ``privacy`` (keyed hashes
+of a match) and ``_guard`` (the internal-error guard).
 """
 
 from __future__ import annotations

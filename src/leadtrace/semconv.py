@@ -10,6 +10,10 @@ Values are grouped by prefix: ``martech.event.*``, ``martech.journey.*``,
 ``martech.identity.*``, ``martech.lead.*``, ``martech.enrichment.*``, ``martech.routing.*``,
 ``martech.crm.*``, ``martech.sales.*``, ``martech.quality.*``, ``martech.failure.*`` and
 ``martech.redacted``.
+
+Owns: every ``martech.*`` attribute name and enum value.
+
+May import: nothing of leadtrace: every part may import it.
 """
 
 from __future__ import annotations
