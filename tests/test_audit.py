@@ -257,3 +257,26 @@ def test_shared_file_from_two_writers_stays_one_chain(tmp_path: Path) -> None:
     second.close()
     report = verify(path)
     assert (report.ok, report.records) == (True, 6)
+
+
+def test_a_consent_stage_that_raises_writes_no_record(tmp_path: Path) -> None:
+    """A consent_captured @stage that raises captured no consent: the log holds only the
+    stage that returned."""
+    path = tmp_path / "consent-audit.jsonl"
+
+    @leadtrace.stage("consent_captured", result=lambda given: {"consent": given})
+    def capture(consent: ConsentState, fail: bool = False) -> ConsentState:
+        if fail:
+            raise ConnectionError("consent platform unreachable")
+        return consent
+
+    h = leadtrace.configure(
+        service_name="landing-web", local=True, environ={}, consent_audit_log=str(path)
+    )
+    with h.activate(), leadtrace.journey():
+        with pytest.raises(ConnectionError):
+            capture(GRANTED.replace(status="withdrawn"), fail=True)
+        capture(GRANTED)
+    h.shutdown()
+    records = [json.loads(line) for line in _lines(path)]
+    assert [r["consent"]["status"] for r in records] == ["granted"]

@@ -230,3 +230,128 @@ def test_outcomes_count_duplicates_and_consent_drops(
         for attrs, value in counter_points(metric_reader, "martech.outcomes").items()
     }
     assert points == {("dedupe", "duplicate"): 1, ("consent_dropped_identity", "true"): 1}
+
+
+class RoutingDownError(Exception):
+    """The routing service the stage calls is unreachable."""
+
+
+def _latency_count(reader: InMemoryMetricReader, stage: str) -> int:
+    """How many points the journey latency histogram holds for ``stage``."""
+    data = reader.get_metrics_data()
+    if data is None:
+        return 0
+    return sum(
+        point.count
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        if metric.name == "martech.journey.latency"
+        for point in metric.data.data_points
+        if point.attributes.get("martech.journey.stage") == stage
+    )
+
+
+def test_a_raising_stage_counts_toward_its_slis_as_not_good(
+    handle: Leadtrace, metric_reader: InMemoryMetricReader
+) -> None:
+    """Two routed leads and one routing call that raises: 2 good of 3, the error unchanged.
+
+    The failed call records no latency point and is not counted by the every-event schema
+    SLI (no event was validated)."""
+    boom = RoutingDownError("routing service down")
+
+    @leadtrace.stage(
+        "lead_routed",
+        capture=["lead_id"],
+        result=lambda owner: {"routing_rule_id": "emea", "owner_id": owner},
+    )
+    def route(lead_id: str, fail: bool = False) -> str:
+        if fail:
+            raise boom
+        return "U-7"
+
+    with leadtrace.journey(campaign=CAMPAIGN):
+        route("L-1")
+        route("L-2")
+        with pytest.raises(RoutingDownError) as raised:
+            route("L-3", fail=True)
+    assert raised.value is boom
+    counts = recorder_of(handle).counts()
+    assert counts["lead_routing_latency"] == (2, 3)
+    assert counts["consent_valid_at_routing"][1] == 3
+    assert counts["schema_validation_pass_rate"] == (2, 2)
+    assert _latency_count(metric_reader, "lead_routed") == 2
+    good = _sli_points(metric_reader, "martech.sli.good_events", "lead_routing_latency")
+    total = _sli_points(metric_reader, "martech.sli.events", "lead_routing_latency")
+    assert sum(v for _, v in good.values()) == 2
+    assert sum(v for _, v in total.values()) == 3
+
+
+async def test_a_raising_async_stage_counts_as_not_good(handle: Leadtrace) -> None:
+    """The async form counts a raising call the same way."""
+
+    @leadtrace.stage(
+        "crm_updated",
+        result=lambda rid: {
+            "crm_system": "hubspot",
+            "crm_object": "contact",
+            "operation": "create",
+            "record_id": rid,
+        },
+    )
+    async def write(fail: bool) -> str:
+        if fail:
+            raise TimeoutError("CRM timed out")
+        return "512"
+
+    with leadtrace.journey(campaign=CAMPAIGN):
+        await write(False)
+        with pytest.raises(TimeoutError):
+            await write(True)
+    assert recorder_of(handle).counts()["crm_write_success"] == (1, 2)
+
+
+def test_a_raising_generator_stage_counts_as_not_good(handle: Leadtrace) -> None:
+    """A generator stage that raises mid-iteration is one not-good event."""
+
+    @leadtrace.stage(
+        "lead_routed",
+        result=lambda owner: {"routing_rule_id": "emea", "owner_id": owner, "lead_id": "L-1"},
+    )
+    def route(fail: bool) -> Any:
+        yield "looking up"
+        if fail:
+            raise RoutingDownError("no owner")
+        return "U-7"
+
+    with leadtrace.journey(campaign=CAMPAIGN):
+        list(route(False))
+        with pytest.raises(RoutingDownError):
+            list(route(True))
+    assert recorder_of(handle).counts()["lead_routing_latency"] == (1, 2)
+
+
+def test_a_raising_stage_counts_when_its_span_is_not_sampled(
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """Sampling does not hide failures from the SLIs."""
+
+    @leadtrace.stage("lead_routed", capture=["lead_id"])
+    def route(lead_id: str) -> str:
+        raise RoutingDownError("routing service down")
+
+    handle = leadtrace.configure(
+        service_name="t",
+        local=True,
+        metric_readers=[metric_reader],
+        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
+        environ={},
+    )
+    with handle.activate(), leadtrace.journey(campaign=CAMPAIGN):
+        for index in range(3):
+            with pytest.raises(RoutingDownError):
+                route(f"L-{index}")
+    counts = recorder_of(handle).counts()
+    handle.shutdown()
+    assert counts["lead_routing_latency"] == (0, 3)

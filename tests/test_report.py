@@ -181,3 +181,30 @@ def test_cli_splits_the_slis_by_campaign(spans: Path) -> None:
     attribution = next(line for line in table.splitlines() if "attribution_completeness" in line)
     assert "100.0%" in attribution  # spring: every submission carried its campaign
     assert "0.0%" in attribution  # (none): the untagged journey
+
+
+def test_a_raising_stage_counts_as_not_good_in_the_report(tmp_path: Path) -> None:
+    """A lead_routed @stage that raised within a second of the journey's start is a bad
+    routing event, not a fast one, and the every-event schema SLI leaves it out."""
+    from leadtrace.report._slis import file_slis
+    from leadtrace.slo.spec import load_slis
+
+    @leadtrace.stage("lead_routed", capture=["lead_id"])
+    def route(lead_id: str) -> None:
+        raise TimeoutError("routing service did not answer")
+
+    handle = leadtrace.configure(
+        service_name="web", local=True, environ={},
+        span_exporters=[JsonLinesSpanExporter(tmp_path)],
+    )  # fmt: skip
+    with handle.activate():
+        _healthy("L-1")
+        with leadtrace.journey(campaign=SPRING, consent=GRANTED), pytest.raises(TimeoutError):
+            route("L-2")
+    handle.shutdown()
+
+    statuses = {
+        s.name: s.ratio for s in file_slis(read_jsonl(tmp_path / "spans.jsonl"), load_slis())
+    }
+    assert (statuses["lead_routing_latency"].good, statuses["lead_routing_latency"].total) == (1, 2)
+    assert statuses["schema_validation_pass_rate"].total == 2  # the healthy journey's two events

@@ -8,7 +8,9 @@
 
 - Works on sync, async, generator and async generator functions.
 - No argument is recorded unless named in ``capture``.
-- An exception is recorded on the span with ``martech.failure.layer`` and re-raised.
+- An exception is recorded on the span with ``martech.failure.layer`` and re-raised; the
+  stage's event goes to the event hooks marked failed, so the SLIs that name the stage count
+  it as not good (``docs/slo.md``, "How failures count").
 - ``result`` turns the return value into the stage event's fields: the span then carries the
   event's attributes and quality verdict, exactly as ``emit()`` would.
 
@@ -137,16 +139,43 @@ class _Stage:
             if arg in fields and attr in call_attrs
         }
 
-    def failed(self, span: Span, exc: BaseException) -> None:
+    def failed(self, span: Span, exc: BaseException, call_attrs: Mapping[str, Any]) -> None:
+        """Record ``exc`` on the span and count the failed stage (the caller re-raises)."""
+        reason = type(exc).__name__
         try:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            reason = type(exc).__name__
             if self.reason is not None:
                 reason = str(self.reason(exc) or reason)[:128]
             span.set_attributes({semconv.FAILURE_LAYER: self.layer, semconv.FAILURE_REASON: reason})
         except Exception as inner:
             internal_error(inner, "stage.failed")
+        self._failed_event(reason, call_attrs)
+
+    def _failed_event(self, reason: str, call_attrs: Mapping[str, Any]) -> None:
+        """Hand the event hooks (SLI counts) the stage's event, marked failed.
+
+        The event holds what was captured of the call and the failure facts: the SLIs that
+        name the stage count it as not good, whatever its fields; hooks that record what
+        happened (the consent audit trail) skip it, since nothing happened. Lenient
+        whatever the mode: the caller is already getting the stage's own exception.
+        """
+        runtime = current()
+        if self.event_cls is None or not runtime.event_hooks:
+            return
+        try:
+            fields = self.captured_fields(call_attrs)
+            cls, _, instance, _ = coerce_event(self.event_cls, fields, strict=False)
+            if instance is None:
+                return
+            attrs = event_attributes(cls, instance, current_journey())
+            attrs.update({k: v for k, v in self.static.items() if k not in attrs})
+            attrs[semconv.FAILURE_LAYER] = self.layer
+            attrs[semconv.FAILURE_REASON] = reason
+            for hook in runtime.event_hooks:
+                hook(instance, attrs)
+        except Exception as exc:
+            internal_error(exc, "stage.failed_event")
 
     def succeeded(self, span: Span, value: Any, call_attrs: Mapping[str, Any]) -> None:
         if self.result is None:
@@ -251,7 +280,7 @@ def stage(
                 return scoped_async_generator(
                     func(*args, **kwargs),
                     scope,
-                    on_error=lambda exc: spec.failed(spans[0], exc),
+                    on_error=lambda exc: spec.failed(spans[0], exc, attrs),
                     on_finish=finish,
                 )
 
@@ -266,7 +295,7 @@ def stage(
                 try:
                     value = yield from scoped_generator(func(*args, **kwargs), lambda: _use(span))
                 except Exception as exc:
-                    spec.failed(span, exc)
+                    spec.failed(span, exc, attrs)
                     raise
                 else:
                     spec.succeeded(span, value, attrs)
@@ -290,7 +319,7 @@ def stage(
                 try:
                     value = await func(*args, **kwargs)
                 except Exception as exc:
-                    spec.failed(span, exc)
+                    spec.failed(span, exc, attrs)
                     raise
                 else:
                     if has_result:
@@ -319,7 +348,7 @@ def stage(
             try:
                 value = func(*args, **kwargs)
             except Exception as exc:
-                spec.failed(span, exc)
+                spec.failed(span, exc, attrs)
                 raise
             else:
                 if has_result:

@@ -1,6 +1,7 @@
 """Consent audit trail: an append-only, hash-chained JSON-lines log of consent decisions.
 
-Every ``consent_captured`` event becomes one record. Each record carries ``prev`` (the
+Every ``consent_captured`` event becomes one record (not a ``consent_captured`` ``@stage``
+that raised: no consent was captured). Each record carries ``prev`` (the
 SHA-256 of the previous record) and ``hash`` (the SHA-256 of its own canonical JSON without
 ``hash``), so an edited, deleted, inserted or reordered record breaks the chain at a line
 :func:`verify` reports. Records hold consent facts and hashed identity keys only::
@@ -21,7 +22,7 @@ A chain cannot show that whole records were cut off its end: keep the ``head`` h
 Owns: the consent audit trail: consent events -> sealed records on a background thread.
 
 May import: ``_auditlog`` (the record format it re-exports), ``_pii``, ``context`` (the
-journey's identity) and ``errors``.
+journey's identity), ``errors`` and ``semconv``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leadtrace import semconv
 from leadtrace._auditlog import (
     GENESIS,
     AuditReport,
@@ -171,6 +173,8 @@ class ConsentAuditTrail:
         """Enqueue ``event`` when it is a ``consent_captured`` event; never raises."""
         if getattr(event, "event_name", None) != "consent_captured" or self._closed:
             return
+        if attributes.get(semconv.FAILURE_LAYER) is not None:
+            return  # a consent_captured stage that raised: no consent was captured
         try:
             body = consent_record(event, self.service)
         except Exception as exc:

@@ -179,6 +179,7 @@ _CAPTURED: Final = (
     semconv.LEAD_DEDUPE_OUTCOME,
     semconv.IDENTITY_MATCH,
     semconv.CONSENT_DROPPED_REASON,
+    semconv.FAILURE_LAYER,
 )
 """Attributes captured from every event, in this order, before the SLIs' own keys."""
 
@@ -362,7 +363,7 @@ class SliRecorder:
                 break
             # Positions follow _CAPTURED: channel, form version, territory, source system,
             # CRM system, enrichment provider, campaign, synthetic, elapsed, dedupe, match,
-            # consent-dropped reason; then the keys the stage's SLIs read.
+            # consent-dropped reason, failure layer; then the keys the stage's SLIs read.
             raw = (
                 stage, values[0], values[1], values[2],
                 values[3] or values[4] or values[5], values[6], values[7] is True,
@@ -371,11 +372,21 @@ class SliRecorder:
             if not checks and elapsed is None:
                 continue
             view = dict(zip(keys, values, strict=True))
-            results = [
-                (name, good(view))
-                for name, where, good, _ in checks
-                if where is None or where(view)
-            ]
+            if values[12] is None:
+                results = [
+                    (name, good(view))
+                    for name, where, good, _ in checks
+                    if where is None or where(view)
+                ]
+            else:
+                # A stage that raised: never good for the SLIs that name its stage, and not
+                # counted by the every-event ones (no event was validated); no latency point.
+                results = []
+                for check in checks:
+                    name, where, _, _ = check
+                    if check not in self._wildcard and (where is None or where(view)):
+                        results.append((name, False))
+                elapsed = None
             labels = bounded.get(raw)
             if labels is None:
                 labels = self._bound(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -141,6 +142,20 @@ DENIED = leadtrace.ConsentState(status="denied")
 CAMPAIGN = leadtrace.Campaign(id="spring", source="google", medium="cpc", channel="paid_search")
 
 
+@leadtrace.stage(
+    "crm_updated",
+    result=lambda rid: {
+        "crm_system": "hubspot",
+        "crm_object": "contact",
+        "operation": "create",
+        "record_id": rid,
+    },
+)
+def _write_contact(index: int) -> str:
+    """A CRM write whose call times out (journeys 18 and 19)."""
+    raise TimeoutError(f"HubSpot did not answer for contact {index}")
+
+
 def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -> None:
     started = events.now() - timedelta(seconds=600 if late else 10)
     lead = f"L-{index}"
@@ -161,14 +176,18 @@ def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -
         )
         leadtrace.emit(LeadEnriched(lead_id=lead, provider="clearbit"))
         leadtrace.emit(LeadRouted(lead_id=lead, routing_rule_id="emea", owner_id="U-7"))
-        leadtrace.emit(
-            CrmUpdated(
-                crm_system="hubspot",
-                crm_object="contact",
-                operation="create",
-                record_id=None if index % 4 == 0 else f"C-{index}",
+        if index in (18, 19):  # the CRM call raises: the @stage counts it as a bad write
+            with contextlib.suppress(TimeoutError):
+                _write_contact(index)
+        else:
+            leadtrace.emit(
+                CrmUpdated(
+                    crm_system="hubspot",
+                    crm_object="contact",
+                    operation="create",
+                    record_id=None if index % 4 == 0 else f"C-{index}",
+                )
             )
-        )
         leadtrace.emit(SalesAcknowledged(lead_id=lead, owner_id="U-7"))
         leadtrace.emit(
             LeadQualified(lead_id=lead, qualification="disqualified" if index < 2 else "sql")
@@ -176,8 +195,8 @@ def _journey(index: int, *, late: bool, consent: Any, synthetic: bool = False) -
 
 
 def _drive(handle: leadtrace.Leadtrace) -> None:
-    """20 real journeys (4 routed late, 5 CRM writes without a record, 2 without consent)
-    and 5 synthetic ones that are all bad and must not count."""
+    """20 real journeys (4 routed late, 5 CRM writes without a record and 2 whose CRM call
+    raised, 2 without consent) and 5 synthetic ones that are all bad and must not count."""
     with handle.activate():
         for index in range(20):
             _journey(index, late=index % 5 == 0, consent=DENIED if index in (3, 7) else GRANTED)
@@ -193,7 +212,7 @@ def _ratio(sli: str) -> str:
     ("sli", "expected"),
     [
         ("lead_routing_latency", 4 / 20),
-        ("crm_write_success", 5 / 20),
+        ("crm_write_success", 7 / 20),
         ("consent_valid_at_routing", 2 / 20),
     ],
 )
@@ -235,7 +254,7 @@ def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
     from leadtrace.dashboards import panels, with_all_selected
     from leadtrace.slo.spec import load_slis
 
-    prometheus.wait_for(_ratio("crm_write_success"), 5 / 20)
+    prometheus.wait_for(_ratio("crm_write_success"), 7 / 20)
     exprs = [with_all_selected(e) for p in panels(load_slis()) for e in p.exprs]
     empty = [e for e in exprs if not prometheus.query(e)]
     assert empty == []
@@ -243,7 +262,7 @@ def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
 
 @pytest.mark.parametrize(
     ("sli", "expected"),
-    [("crm_write_success", 15 / 20), ("sales_acceptance", 18 / 20)],
+    [("crm_write_success", 13 / 20), ("sales_acceptance", 18 / 20)],
 )
 def test_top_row_values_match_the_driven_mix(
     prometheus: Prometheus, sli: str, expected: float

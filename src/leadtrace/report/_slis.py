@@ -25,7 +25,9 @@ def file_slis(records: Iterable[SpanRecord], slis: SliFile) -> list[SliStatus]:
     toward an SLI of its stage when its ``where`` holds, and is good when its ``good`` does.
 
     Synthetic journeys are left out when the file says ``exclude_synthetic``. A stage span
-    without ``martech.journey.elapsed`` (a ``@stage`` span) gets it from its start time.
+    without ``martech.journey.elapsed`` (a ``@stage`` span) gets it from its start time. A
+    failed stage (``martech.failure.layer``) is never good and not counted by every-event
+    SLIs, as the in-process counters do.
     """
     checks = [
         (
@@ -49,12 +51,15 @@ def file_slis(records: Iterable[SpanRecord], slis: SliFile) -> list[SliStatus]:
             elapsed = elapsed_s(record)
             if elapsed is not None:
                 attributes = {**attributes, semconv.JOURNEY_ELAPSED: elapsed}
+        failed = attributes.get(semconv.FAILURE_LAYER) is not None
         for sli, every, events, where, good in checks:
+            if failed and every:
+                continue  # a stage that raised validated no event
             if not (every or stage in events) or not all(check(attributes) for check in where):
                 continue
             tally = counts[sli.name]
             tally[1] += 1
-            if all(check(attributes) for check in good):
+            if not failed and all(check(attributes) for check in good):
                 tally[0] += 1
     return [SliStatus(sli.name, Ratio(*counts[sli.name]), sli.objective / 100) for sli in slis.slis]
 
