@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: test demo bench lint typecheck docs dist clean
+.PHONY: test test-otel-lowest demo bench lint typecheck docs dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,31 @@ typecheck: $(VENV)/.dev-installed
 test: lint typecheck
 	$(BIN)/python -m pytest
 
+# The core suites on the lowest OpenTelemetry release leadtrace supports (pyproject.toml's
+# range; docs/compatibility.md). The web, vendor and dashboard suites need newer
+# instrumentation packages and run in `make test` on the newest release.
+OTEL_LOWEST := 1.30.0
+LOWEST      := .venv-otel-lowest
+LOWEST_TESTS := tests/test_sdk_adapter.py tests/test_spanattrs.py tests/test_scrubbing.py \
+	tests/test_scrubbing_cache.py tests/test_no_pii_export.py tests/test_emit.py \
+	tests/test_emit_attributes_after_start.py tests/test_stage.py tests/test_trace_model.py \
+	tests/test_privacy.py tests/test_context.py tests/test_runtime.py tests/test_export.py \
+	tests/test_export_encodable.py tests/test_spool.py tests/test_events.py \
+	tests/test_consent.py tests/test_audit.py tests/test_metrics.py tests/test_sampling.py \
+	tests/test_unconfigured.py tests/test_propagation_boundary.py
+
+$(LOWEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q --upgrade pip
+	$(LOWEST)/bin/python -m pip install -q -e '.[testing,yaml,cli,slo]' pytest pytest-asyncio \
+		hypothesis httpx requests opentelemetry-api==$(OTEL_LOWEST) opentelemetry-sdk==$(OTEL_LOWEST) \
+		opentelemetry-exporter-otlp==$(OTEL_LOWEST)
+	touch $@
+
+test-otel-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -c "import opentelemetry.sdk.version as v; print('opentelemetry-sdk', v.__version__)"
+	$(LOWEST)/bin/python -m pytest -q $(LOWEST_TESTS)
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/leadtrace demo
 
@@ -42,4 +67,4 @@ dist: $(BIN)/python
 	@ls dist/*.whl
 
 clean:
-	rm -rf $(VENV) .leadtrace build dist
+	rm -rf $(VENV) $(LOWEST) .leadtrace build dist

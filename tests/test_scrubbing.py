@@ -16,7 +16,7 @@ from opentelemetry.trace import Status, StatusCode
 
 import leadtrace
 from _metrics import counter_points
-from leadtrace import semconv
+from leadtrace import _sdk, semconv
 from leadtrace._runtime import Leadtrace
 from leadtrace.logging import scrub_event_dict
 from leadtrace.privacy import identity
@@ -82,11 +82,21 @@ def test_scrub_value_returns_clean_values_unchanged() -> None:
     assert scrub_value(value) is value
 
 
+IN_PLACE = pytest.mark.skipif(
+    not _sdk.PRIVATES, reason="the fast path's caches and in-place rewrite (SDK privates off)"
+)
+
+
 def _provider(**kwargs: Any) -> tuple[TracerProvider, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(ScrubbingSpanProcessor(**kwargs))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if _sdk.PRIVATES:
+        provider.add_span_processor(ScrubbingSpanProcessor(**kwargs))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:  # only the wrapped form scrubs without the SDK's fields (docs/compatibility.md)
+        provider.add_span_processor(
+            ScrubbingSpanProcessor(forward_to=SimpleSpanProcessor(exporter), **kwargs)
+        )
     return provider, exporter
 
 
@@ -245,6 +255,7 @@ def test_personal_data_split_over_two_values_is_not_joined_into_a_match() -> Non
     assert dict(span.attributes) == attrs
 
 
+@IN_PLACE
 def test_spans_that_are_not_sdk_spans_are_scrubbed_too() -> None:
     """A ReadableSpan built by hand (no SDK internals to read fast) takes the public path."""
     from opentelemetry.sdk.trace import ReadableSpan
@@ -481,6 +492,7 @@ def test_a_wrapped_processor_gets_start_flush_and_shutdown() -> None:
     ]
 
 
+@IN_PLACE
 def test_a_wrapped_processor_still_gets_the_span_when_the_check_fails(
     lenient: Leadtrace,
     monkeypatch: pytest.MonkeyPatch,

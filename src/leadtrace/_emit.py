@@ -9,10 +9,10 @@ values), counts the failure and logs one failed-event record. Nothing is silentl
 Owns: the emit path, one way: build and validate the event (``events``) -> its attributes
 (journey from ``context`` + the event's own) -> privacy (consent drop here, identity keys from
 ``privacy`` via the event, scrubbing with the ``scrubbing`` processor handed over by the
-runtime) -> the span (``_spanattrs``) -> the event hooks (SLI counts, audit trail) the runtime
+runtime) -> the span (``_sdk``) -> the event hooks (SLI counts, audit trail) the runtime
 installed.
 
-May import: ``_active`` (the handle in use), ``_guard``, ``_spanattrs``, ``context``,
+May import: ``_active`` (the handle in use), ``_guard``, ``_sdk``, ``context``,
 ``errors``, ``events``, ``logging`` (the failed-event log), ``scrubbing`` and ``semconv``; never
 ``_runtime``, whose handle it receives.
 """
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from leadtrace import events, semconv
 from leadtrace._active import current
 from leadtrace._guard import internal_error
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes
 from leadtrace.context import BusinessContext, current_journey
 from leadtrace.errors import ArgumentTypeError, EventValidationError, Violation
 from leadtrace.events import (
@@ -306,7 +306,7 @@ def _emit_event(
         if cls is not None and runtime.attributes_after_start and plan_for(cls).valid:
             # Every value is a valid attribute already (validated by the event model, built
             # by leadtrace): start the span with the ones that name it and add the rest
-            # without the SDK checking each value again (see _spanattrs).
+            # without the SDK checking each value again (see _sdk).
             head = _class_attributes(cls)
             if journey is not None:
                 head = {**head, semconv.JOURNEY_ID: attrs[semconv.JOURNEY_ID]}

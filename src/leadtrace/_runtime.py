@@ -10,7 +10,7 @@ Owns: the :class:`Leadtrace` handle and ``configure()``: it builds the providers
 part (processors, delivery, store, audit trail, SLI metrics, change record), then publishes the
 handle through ``_active``.
 
-May import: any part it wires (``_active``, ``_config``, ``_emit``, ``_spanattrs``, ``audit``,
+May import: any part it wires (``_active``, ``_config``, ``_emit``, ``_sdk``, ``audit``,
 ``changes``, ``context``, ``delivery``, ``errors``, ``events``, ``metrics``, ``processors``,
 ``quality``, ``sampling``, ``scrubbing``, ``store``). No part imports it back at run time; they
 read the handle from ``_active``.
@@ -44,9 +44,10 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer, TracerProvider
 
+from leadtrace import _sdk
 from leadtrace._active import activated, current, global_handle, install_global, set_fallback
 from leadtrace._config import Settings, resolve_settings
-from leadtrace._spanattrs import attribute_blind
+from leadtrace._sdk import attribute_blind
 from leadtrace.errors import ConfigError
 from leadtrace.processors import LeadtraceSpanProcessor
 from leadtrace.quality import Contracts, load_contracts
@@ -162,9 +163,7 @@ class Leadtrace:
             return True
         provider: object = self.tracer_provider
         if type(provider) is trace.ProxyTracerProvider:
-            provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
-            if provider is _UNKNOWN:  # the API moved its global: ask the public way
-                provider = trace.get_tracer_provider()
+            provider = _sdk.global_tracer_provider()
         if provider is None or type(provider) in _NON_RECORDING:
             return False
         self._enabled = True
@@ -293,7 +292,6 @@ def _within(call: Callable[[], object], seconds: float) -> bool:
     return bool(outcome) and outcome[0] is not False
 
 
-_UNKNOWN = object()
 _NON_RECORDING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 
@@ -433,8 +431,7 @@ def _span_processor_for(exporter: SpanExporter) -> SpanProcessor:
 
 def _find_scrubber(provider: object) -> ScrubbingSpanProcessor | None:
     """The scrubber leadtrace installed on ``provider``, if any (emit pre-scrubs with it)."""
-    multi = getattr(provider, "_active_span_processor", None)
-    for processor in getattr(multi, "_span_processors", ()):
+    for processor in _sdk.span_processors(provider):
         if isinstance(processor, LeadtraceSpanProcessor):
             return processor.scrubber
     return None
@@ -443,28 +440,43 @@ def _find_scrubber(provider: object) -> ScrubbingSpanProcessor | None:
 def our_processors(settings: Settings) -> list[SpanProcessor]:
     """The span processors leadtrace adds: business context at start, scrubbing at end."""
     scrubber = None
-    if settings.scrub:
+    if settings.scrub and _sdk.PRIVATES:  # else each exporting processor gets one: _exporting
         from leadtrace.scrubbing import ScrubbingSpanProcessor
 
         scrubber = ScrubbingSpanProcessor()
     return [LeadtraceSpanProcessor(scrubber, asgi_event_context=settings.asgi_event_context)]
 
 
-def _prepend_processors(provider: SdkTracerProvider, processors: Sequence[SpanProcessor]) -> None:
-    """Add ``processors`` ahead of the app's own ones, so they run before any exporter.
+def _exporting(settings: Settings, processor: SpanProcessor) -> SpanProcessor:
+    """``processor`` (one that exports) as configure() adds it.
 
-    The SDK only appends; an exporter added earlier by the app would otherwise see a span
-    before our scrubber did. Falls back to appending if the SDK's internals changed.
+    With the SDK fields :mod:`leadtrace._sdk` relies on, our scrubber runs ahead of every
+    processor and changes the span in place, so it is added as it is. Without them, the
+    scrubber can only hand a scrubbed copy to a processor it wraps: it wraps each one.
     """
-    multi = getattr(provider, "_active_span_processor", None)
-    current_processors = getattr(multi, "_span_processors", None)
-    lock = getattr(multi, "_lock", None)
-    if isinstance(current_processors, tuple) and lock is not None:
-        with lock:
-            multi._span_processors = tuple(processors) + current_processors  # type: ignore[union-attr]
+    if _sdk.PRIVATES or not settings.scrub:
+        return processor
+    from leadtrace.scrubbing import ScrubbingSpanProcessor
+
+    return ScrubbingSpanProcessor(forward_to=processor)
+
+
+def _install_ahead(provider: SdkTracerProvider, settings: Settings) -> None:
+    """Put our processors ahead of the ones an app already added to its ``provider``.
+
+    Without the SDK fields that allow it they are appended, and the app's processors see
+    spans before our scrubber: say so once, with the fix.
+    """
+    if _sdk.prepend_processors(provider, our_processors(settings)) or not settings.scrub:
         return
-    for processor in processors:
-        provider.add_span_processor(processor)
+    _log.warning(
+        "leadtrace: this opentelemetry-sdk does not let leadtrace run before span processors "
+        "your app added before configure() (or %s=off): any such processor sees spans "
+        "before they are scrubbed. Add exporters through configure(span_exporters=...) or "
+        "wrap them: ScrubbingSpanProcessor(forward_to=BatchSpanProcessor(exporter)). See "
+        "docs/compatibility.md",
+        _sdk.ENV,
+    )
 
 
 def configure(
@@ -616,9 +628,9 @@ def configure(
     existing = tracer_provider or (None if local else trace.get_tracer_provider())
     if isinstance(existing, SdkTracerProvider):
         provider, owned = existing, False
-        _prepend_processors(existing, our_processors(settings))
+        _install_ahead(existing, settings)
         for exporter in span_exporters or ():
-            existing.add_span_processor(_span_processor_for(exporter))
+            existing.add_span_processor(_exporting(settings, _span_processor_for(exporter)))
     else:
         from leadtrace.context import current_journey
         from leadtrace.sampling import sampler_from_settings
@@ -636,13 +648,13 @@ def configure(
         for processor in our_processors(settings):
             sdk.add_span_processor(processor)
         for exporter in span_exporters or ():
-            sdk.add_span_processor(_span_processor_for(exporter))
+            sdk.add_span_processor(_exporting(settings, _span_processor_for(exporter)))
         if settings.endpoint is not None or not (local or span_exporters):
             delivery = _delivery(settings, meter_provider, local=local)
-            sdk.add_span_processor(delivery)
+            sdk.add_span_processor(_exporting(settings, delivery))
         elif local and not span_exporters:
             memory = InMemorySpanExporter()
-            sdk.add_span_processor(_span_processor_for(memory))
+            sdk.add_span_processor(_exporting(settings, _span_processor_for(memory)))
         provider = sdk
 
     logger_provider = None

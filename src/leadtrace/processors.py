@@ -2,7 +2,7 @@
 
 Owns: the business-context span processor that stamps journey attributes on every span.
 
-May import: ``_guard``, ``_spanattrs``, ``context``, ``scrubbing`` and ``semconv``.
+May import: ``_guard``, ``_sdk``, ``context``, ``scrubbing`` and ``semconv``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes, attribute_dict
 from leadtrace.context import current_journey
 from leadtrace.scrubbing import ScrubbingSpanProcessor
 
@@ -65,12 +65,8 @@ class BusinessContextSpanProcessor(SpanProcessor):
             ):
                 add_attributes(span, {semconv.JOURNEY_ID: journey.journey_id})
                 return
-            # The SDK's own field: the public property wraps it in a new proxy on every call.
-            existing = getattr(span, "_attributes", None)
-            if existing is None:
-                existing = span.attributes
-            # BoundedAttributes goes through Mapping.__contains__; its dict is much faster.
-            present = getattr(existing, "_dict", existing)
+            # The public property wraps the attributes in a new proxy on every call.
+            present = attribute_dict(span)
             values = journey.attributes
             if not present:  # usual: another library's span with nothing set at its start
                 add_attributes(span, values)

@@ -26,18 +26,19 @@ and uncached verdicts on generated text. See ``benchmarks/bench_scrubbing.py``.
 Owns: the scrubbing span processor and its caches (each with its safety argument).
 
 May import: the OpenTelemetry SDK, ``semconv``, ``_pii`` (the rules), ``privacy`` (keyed hashes
-of a match) and ``_guard`` (the internal-error guard).
+of a match), ``_guard`` (the internal-error guard) and ``_sdk`` (the SDK fields it reads and
+rewrites).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from typing import Any, Final
 from urllib.parse import unquote
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
@@ -58,6 +59,14 @@ from leadtrace._pii import (
     suspect_decoded,
     suspect_text,
 )
+from leadtrace._sdk import (
+    ENV,
+    PRIVATES,
+    ended_parts,
+    on_ending,
+    plain_mapping,
+    rewrite_ended,
+)
 
 __all__ = [
     "EMAIL",
@@ -69,6 +78,8 @@ __all__ = [
     "scrub_text",
     "scrub_value",
 ]
+
+_log = logging.getLogger("leadtrace")
 
 # --- caches ------------------------------------------------------------------------------------
 #
@@ -291,7 +302,9 @@ class ScrubbingSpanProcessor(SpanProcessor):
             ScrubbingSpanProcessor(forward_to=BatchSpanProcessor(exporter))
         )
 
-    (Added on its own, it must be added before every exporting processor.)
+    (Added on its own, it must be added before every exporting processor, and it needs the
+    SDK fields :mod:`leadtrace._sdk` probes to change a span in place; without them, only the
+    wrapped form scrubs: see docs/compatibility.md.)
 
     Args:
         safe_keys: keys you vouch for, never scanned; none by default (leadtrace trusts no
@@ -320,8 +333,18 @@ class ScrubbingSpanProcessor(SpanProcessor):
         if forward_to is not None:
             # Bound straight to the wrapped processor: no extra Python frame per span.
             self.on_start = forward_to.on_start  # type: ignore[method-assign]
-            self._on_ending = getattr(forward_to, "_on_ending", self._on_ending)  # type: ignore[method-assign]
+            ending = on_ending(forward_to)
+            if ending is not None:
+                self._on_ending = ending  # type: ignore[method-assign,assignment]
             self._forward_end = forward_to.on_end
+        elif not PRIVATES:
+            _log.warning(
+                "leadtrace: ScrubbingSpanProcessor() added on its own cannot change spans "
+                "with this opentelemetry-sdk (or %s=off): wrap your exporting processor "
+                "instead, ScrubbingSpanProcessor(forward_to=BatchSpanProcessor(exporter)); "
+                "see docs/compatibility.md",
+                ENV,
+            )
         self._safe = frozenset(safe_keys)
         self._shapes: dict[tuple[str, ...], _ShapePlan] = {}
         self._named: dict[str, _ShapePlan] = {}
@@ -399,42 +422,37 @@ class ScrubbingSpanProcessor(SpanProcessor):
         call), finds the plan of the span's keys by the span's name and asks it. With
         ``forward_to``, the span is handed on afterwards, whatever happened.
         """
+        forwarded: ReadableSpan = span
         try:
             trusted = _trusted.context
-            if trusted is not None and trusted is getattr(span, "_context", None):
+            if trusted is not None and trusted is span.context:
                 return
             try:
-                try:
-                    mapping: dict[str, Any] = span._attributes._dict  # type: ignore[union-attr]
-                    name = span._name
-                    rare = (
-                        span._status._description is not None
-                        or span._events._dq  # type: ignore[attr-defined]
-                        or span._links._dq  # type: ignore[attr-defined]
-                    )
-                except AttributeError:  # not an SDK span: go through the public API
+                parts = ended_parts(span)
+                if parts is None:  # not an SDK span, or no privates: the public API
                     if self._suspect_public(span):
-                        self._scrub(span)
+                        forwarded = self._scrub(span)
                     return
+                mapping, name, rare = parts
                 # Spans of one name mostly share one shape: the name's first plan is tried
                 # first (a name is only ever remembered clean, so its check is skipped).
                 plan = self._named.get(name)
                 if plan is None or plan.size != len(mapping) or not plan.keys.issuperset(mapping):
                     plan = self._plan_named(mapping, name)
                     if plan is None:  # the name may hold personal data
-                        self._scrub(span)
+                        forwarded = self._scrub(span)
                         return
                 if plan.suspect(mapping) or (rare and self._suspect_rest(span)):
-                    self._scrub(span)
+                    forwarded = self._scrub(span)
             except Exception as exc:
                 # The quick check failed: scrub the span in full rather than pass it unchecked.
                 with contextlib.suppress(Exception):
-                    self._scrub(span)
+                    forwarded = self._scrub(span)
                 internal_error(exc, "ScrubbingSpanProcessor.on_end")
         finally:
             forward = self._forward_end  # a local: calling an attribute as a method is slower
             if forward is not None:
-                forward(span)
+                forward(forwarded)
 
     def _plan_named(self, mapping: Mapping[str, Any], name: str) -> _ShapePlan | None:
         """The plan of ``mapping``'s shape for a span called ``name`` that the name's first
@@ -484,8 +502,7 @@ class ScrubbingSpanProcessor(SpanProcessor):
 
     def _suspect_mapping(self, attrs: Mapping[str, Any]) -> bool:
         """Whether any scanned value of ``attrs`` may hold an e-mail or phone."""
-        backing = getattr(attrs, "_dict", None)
-        mapping: Mapping[str, Any] = backing if isinstance(backing, dict) else attrs
+        mapping = plain_mapping(attrs)
         return self._plan_of(mapping).suspect(mapping)
 
     def _plan_of(self, mapping: Mapping[str, Any]) -> _ShapePlan:
@@ -501,50 +518,54 @@ class ScrubbingSpanProcessor(SpanProcessor):
         self._shapes[shape] = plan
         return plan
 
-    def _scrub(self, span: ReadableSpan) -> None:
+    def _scrub(self, span: ReadableSpan) -> ReadableSpan:
+        """Redact every match in ``span``; returns the span to hand on (``span`` itself, or
+        a scrubbed copy when the SDK's fields cannot be changed: see :mod:`leadtrace._sdk`)."""
         replacer = self._replacer
         redacted: list[str] = []
-        for event in span.events:
+        events: list[tuple[int, str | None, Mapping[str, Any] | None]] = []
+        for index, event in enumerate(span.events):
             event_name = scrub_text(event.name, replacer)
-            if event_name != event.name:
-                event._name = event_name
+            renamed = event_name if event_name != event.name else None
+            if renamed is not None:
                 redacted.append(f"{event_name}:otel.event_name")
+            cleaned = None
             if event.attributes:
                 cleaned, keys = _clean_mapping(event.attributes, self._safe, replacer)
                 if cleaned is not None:
-                    event._attributes = BoundedAttributes(
-                        attributes=cleaned, immutable=True, max_value_len=None
-                    )
                     redacted.extend(f"{event_name}:{k}" for k in keys)
-        for link in span.links:
+            if renamed is not None or cleaned is not None:
+                events.append((index, renamed, cleaned))
+        links: list[tuple[int, Mapping[str, Any]]] = []
+        for index, link in enumerate(span.links):
             if link.attributes:
                 cleaned, keys = _clean_mapping(link.attributes, self._safe, replacer)
                 if cleaned is not None:
-                    link._attributes = BoundedAttributes(
-                        attributes=cleaned, immutable=True, max_value_len=None
-                    )
+                    links.append((index, cleaned))
                     redacted.extend(f"link:{k}" for k in keys)
+        status = None
         description = span.status.description
         if description:
             cleaned_description = scrub_text(description, replacer)
             if cleaned_description != description:
-                span._status = Status(span.status.status_code, cleaned_description)
+                status = Status(span.status.status_code, cleaned_description)
                 redacted.append("otel.status_description")
-        name = scrub_text(span.name, replacer)
+        name: str | None = scrub_text(span.name, replacer)
         if name != span.name:
-            span._name = name
             redacted.append("otel.span_name")
+        else:
+            name = None
         attrs = span.attributes or {}
         cleaned_attrs, keys = _clean_mapping(attrs, self._safe, replacer)
         redacted.extend(keys)
         if not redacted:
-            return
+            return span
         new_attrs = cleaned_attrs if cleaned_attrs is not None else dict(attrs)
         new_attrs[semconv.REDACTED] = sorted(
             set(redacted) | set(_as_list(attrs.get(semconv.REDACTED)))
         )
-        span._attributes = BoundedAttributes(
-            attributes=new_attrs, immutable=True, max_value_len=None
+        return rewrite_ended(
+            span, name=name, attributes=new_attrs, status=status, events=events, links=links
         )
 
     def shutdown(self) -> None:

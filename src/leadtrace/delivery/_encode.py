@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from leadtrace import semconv
-from leadtrace._spanattrs import has_events, stored_attributes
+from leadtrace._sdk import has_events, stored_attributes
 
 __all__ = ["encode", "repaired", "split"]
 

@@ -47,10 +47,11 @@ class Segment:
 
     def remove(self) -> None:
         """Delete the segment (it was delivered, or counted as dropped)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
         if self._spool is not None:
-            self._spool._forget(len(self.data))
+            self._spool._discard(self.path, len(self.data))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
         self.release()
 
     def replace(self, parts: list[tuple[bytes, int]]) -> None:
@@ -104,6 +105,7 @@ class Spool:
         self._sequence = itertools.count()
         self._pid = os.getpid()
         self._size = self._scan_size()
+        self._inflight = 0
 
     def __repr__(self) -> str:
         return f"<Spool {self.directory} {self._size}/{self.max_bytes} bytes>"
@@ -122,6 +124,19 @@ class Spool:
         with self._lock:
             self._size = max(0, self._size - size)
 
+    def _discard(self, path: Path, size: int) -> None:
+        """Delete a segment and stop counting it, in one step under the lock (a rescan in
+        between would otherwise count it neither on disk nor in ``_size``)."""
+        with self._lock:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            self._size = max(0, self._size - size)
+
+    def _written(self, size: int) -> None:
+        """A reserved write of ``size`` bytes is on disk (or failed): no longer in flight."""
+        with self._lock:
+            self._inflight -= size
+
     @property
     def size(self) -> int:
         """Bytes held: segments on disk plus the in-memory buffer."""
@@ -137,11 +152,14 @@ class Spool:
             if self._size + len(self._buffer) + len(data) > self.max_bytes:
                 return False
             self._size += len(data)
+            self._inflight += len(data)
         try:
             self._write_file(data, count)
         except OSError:
             self._forget(len(data))
             return False
+        finally:
+            self._written(len(data))
         return True
 
     def _write_file(self, data: bytes, count: int) -> None:
@@ -177,11 +195,14 @@ class Spool:
             if not data:
                 return 0
             self._size += len(data)
+            self._inflight += len(data)
         try:
             self._write_file(data, count)
         except OSError:
             self._forget(len(data))
             return count
+        finally:
+            self._written(len(data))
         return 0
 
     @property
@@ -211,7 +232,10 @@ class Spool:
 
         The caller must :meth:`~Segment.remove` or :meth:`~Segment.release` each one.
         """
-        self._size = self._scan_size()
+        with self._lock:
+            # Other processes' segments count too; writes reserved but not yet renamed into
+            # place are not on disk yet (counted twice for a moment at most: never under).
+            self._size = self._scan_size() + self._inflight
         for name in self.names():
             path = self.directory / name
             try:

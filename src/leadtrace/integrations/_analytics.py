@@ -26,7 +26,7 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes
 from leadtrace.context import current_journey
 from leadtrace.integrations._vendor import (
     Outcome,

@@ -19,7 +19,7 @@ from typing import Any, Final
 from opentelemetry.trace import Span
 
 from leadtrace._config import Settings
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes
 
 __all__ = [
     "ADDRESS_KEYS",

@@ -21,7 +21,7 @@ from leadtrace import semconv
 from leadtrace._emit import emit
 from leadtrace._guard import internal_error
 from leadtrace._runtime import VERSION, Leadtrace, current
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes
 from leadtrace.events import CrmUpdated
 from leadtrace.privacy import hash_value, normalize_email
 

@@ -29,7 +29,7 @@ from leadtrace._config import MIN_HASH_KEY_BYTES, Settings
 from leadtrace._emit import emit_with
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes, baggage_key
 from leadtrace.consent import ConsentState, consent_from_request
 from leadtrace.context import (
     BusinessContext,
@@ -92,7 +92,7 @@ clients only, so public traffic cannot hide itself from SLIs."""
 
 _JOURNEY_HEADER = "leadtrace-journey"
 _BAGGAGE_PREFIXES = ("martech.", "leadtrace")
-_BAGGAGE_KEY: Final[str | None] = getattr(baggage, "_BAGGAGE_KEY", None)
+_BAGGAGE_KEY: Final[str | None] = baggage_key()
 """Where OpenTelemetry keeps baggage in the context (its own constant; None if it moved)."""
 _MAX_PATH = 1024
 _NO_COOKIE_STATUSES = frozenset({semconv.CONSENT_STATUS_DENIED, semconv.CONSENT_STATUS_WITHDRAWN})

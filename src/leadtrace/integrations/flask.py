@@ -29,6 +29,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess-free 
 from opentelemetry import trace
 
 from leadtrace._guard import internal_error
+from leadtrace._sdk import instrumented_app
 from leadtrace.integrations._attribution import ChannelRules
 from leadtrace.integrations._request import is_form
 from leadtrace.integrations._web import (
@@ -76,7 +77,7 @@ def init_app(
         cookie_key=cookie_key,
         cookie_max_age_days=cookie_max_age_days,
     )
-    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
+    if not instrumented_app(app):
         _log.warning(
             "leadtrace.integrations.flask.init_app: the app is not instrumented by "
             "OpenTelemetry yet; call FlaskInstrumentor().instrument_app(app) before init_app "

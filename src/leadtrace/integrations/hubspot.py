@@ -53,7 +53,7 @@ from urllib3 import HTTPHeaderDict
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import current
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes
 from leadtrace.integrations._vendor import (
     LEAD_OBJECTS,
     Outcome,

@@ -50,7 +50,7 @@ from opentelemetry.trace import Span
 from leadtrace import semconv
 from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
-from leadtrace._spanattrs import add_attributes
+from leadtrace._sdk import add_attributes
 from leadtrace.integrations._vendor import (
     LEAD_OBJECTS,
     Outcome,
