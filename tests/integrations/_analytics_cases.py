@@ -151,6 +151,10 @@ def test_server_error_is_retried_and_counted(analytics: Analytics, capture: Capt
     assert upload.attributes[semconv.VENDOR_RETRY_COUNT] == 1
     assert upload.attributes[semconv.VENDOR_BATCH_DROPPED] == 0
     assert not upload.error
+    assert _points(capture, "martech.vendor.calls") == [(_upload_labels(analytics), 1)]
+    assert _points(capture, "martech.vendor.retries") == [
+        ({semconv.VENDOR_NAME: analytics.vendor}, 1)
+    ]
 
 
 def test_rejected_batch_is_dropped(analytics: Analytics, capture: Capture) -> None:
@@ -168,6 +172,24 @@ def test_rejected_batch_is_dropped(analytics: Analytics, capture: Capture) -> No
     assert upload.attributes[semconv.FAILURE_LAYER] == "capture"
     assert upload.attributes[semconv.FAILURE_REASON] == "validation"
     assert upload.attributes["http.response.status_code"] == 400
+    failed = {semconv.FAILURE_LAYER: "capture", semconv.FAILURE_REASON: "validation"}
+    assert _points(capture, "martech.vendor.calls") == [
+        ({**_upload_labels(analytics), **failed}, 1)
+    ]
+
+
+def _upload_labels(analytics: Analytics) -> dict[str, str]:
+    """Metric attributes of an upload (sent from the consumer thread: no journey)."""
+    return {
+        semconv.VENDOR_NAME: analytics.vendor,
+        semconv.VENDOR_OPERATION: "upload",
+        semconv.JOURNEY_SYNTHETIC: "false",
+    }
+
+
+def _points(capture: Capture, name: str) -> list[tuple[dict[str, Any], float]]:
+    """``(attributes, value)`` of each point of metric ``name``."""
+    return [(p.attributes, p.value) for p in capture.metric_points(name)]
 
 
 def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> None:

@@ -29,14 +29,19 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import NoOpTracerProvider
 from pytest_httpserver import HTTPServer
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 import leadtrace
+from _metrics import counter_points
 from leadtrace import semconv
 from leadtrace.integrations.hubspot import HubSpotInstrumentor
+from leadtrace.metrics import recorder_of
 from leadtrace.testing import Capture
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -407,3 +412,154 @@ def test_missing_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delitem(sys.modules, "leadtrace.integrations.hubspot")
     with pytest.raises(ImportError, match=r"leadtrace\[hubspot\]"):
         importlib.import_module("leadtrace.integrations.hubspot")
+
+
+# --- vendor metrics and SLIs ---------------------------------------------------------------
+
+REMAINING = "X_HubSpot_RateLimit_Remaining"
+CREATE = {
+    semconv.VENDOR_NAME: "hubspot",
+    semconv.VENDOR_OPERATION: "crm.contacts create",
+    semconv.CRM_OBJECT: "contact",
+    semconv.JOURNEY_SYNTHETIC: "false",
+}
+
+
+def vendor_calls(capture: Capture) -> dict[tuple[tuple[str, object], ...], float]:
+    """``martech.vendor.calls`` points keyed by their sorted attributes."""
+    return {
+        tuple(sorted(p.attributes.items())): p.value
+        for p in capture.metric_points("martech.vendor.calls")
+    }
+
+
+def key(**extra: str) -> tuple[tuple[str, object], ...]:
+    """Sorted attributes of a contact create, with ``extra``."""
+    return tuple(sorted({**CREATE, **extra}.items()))
+
+
+def test_calls_are_counted_by_failure_reason(api: HTTPServer, capture: Capture) -> None:
+    """Each call is one count: landed, rate limited, conflict; the last quota is a gauge."""
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(
+            201,
+            hubspot_object("512"),
+            **{**HUBSPOT_RATE_HEADERS, "X_HubSpot_RateLimit_Remaining": "7"},
+        )
+    )
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(
+            429, hubspot_error("limit", "RATE_LIMITS"), Retry_After="1", **HUBSPOT_RATE_HEADERS
+        )
+    )
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(409, hubspot_error("Contact already exists. Existing ID: 77", "CONFLICT"))
+    )
+    create_contact(api)
+    for _ in range(2):
+        with pytest.raises(ApiException):
+            create_contact(api)
+    layer = semconv.FAILURE_LAYER
+    reason = semconv.FAILURE_REASON
+    assert vendor_calls(capture) == {
+        key(): 1,
+        key(**{layer: "crm", reason: "rate_limited"}): 1,
+        key(**{layer: "crm", reason: "conflict"}): 1,
+    }
+    (gauge,) = capture.metric_points("martech.vendor.rate_limit.remaining")
+    assert (gauge.attributes, gauge.value) == ({semconv.VENDOR_NAME: "hubspot"}, 0)
+
+
+def test_retries_are_counted(api: HTTPServer, capture: Capture) -> None:
+    """A 429 that urllib3 retried adds one to martech.vendor.retries; the call lands once."""
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(429, hubspot_error("slow down", "RATE_LIMITS"), Retry_After="0")
+    )
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(201, hubspot_object("9"))
+    )
+    retry = Retry(total=2, status_forcelist=[429], allowed_methods=None, backoff_factor=0)
+    create_contact(api, retry=retry)
+    (retries,) = capture.metric_points("martech.vendor.retries")
+    assert (retries.attributes, retries.value) == ({semconv.VENDOR_NAME: "hubspot"}, 1)
+    assert vendor_calls(capture) == {key(): 1}
+
+
+def test_failed_lead_writes_count_against_crm_write_success(
+    api: HTTPServer, capture: Capture
+) -> None:
+    """A landed create is good; a 5xx and a 409 conflict are not (the SLI's own rule)."""
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(201, hubspot_object("512"))
+    )
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(502, hubspot_error("bad gateway", "INTERNAL_ERROR"))
+    )
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(409, hubspot_error("Contact already exists. Existing ID: 77", "CONFLICT"))
+    )
+    with leadtrace.journey(campaign=CAMPAIGN):
+        create_contact(api)
+        for _ in range(2):
+            with pytest.raises(ApiException):
+                create_contact(api)
+    assert recorder_of(capture.handle).counts()["crm_write_success"] == (1, 3)
+    # only the landed write is an event on the trace; the failures are on the vendor spans
+    assert len(named(capture, "crm_updated")) == 1
+    dedupe = {
+        p.attributes["martech.outcome.value"]: p.value
+        for p in capture.metric_points("martech.outcomes")
+        if p.attributes["martech.outcome.kind"] == "dedupe"
+    }
+    assert dedupe == {"created": 1, "conflict": 1}
+
+
+def test_no_count_against_the_sli_when_events_are_off(
+    api: HTTPServer, leadtrace_capture: Capture
+) -> None:
+    """emit_events=False leaves crm_updated (landed or failed) to the caller's own code."""
+    api.expect_request(CONTACTS, method="POST").respond_with_response(
+        json_response(502, hubspot_error("bad gateway", "INTERNAL_ERROR"))
+    )
+    HubSpotInstrumentor().instrument(emit_events=False)
+    try:
+        with pytest.raises(ApiException):
+            create_contact(api)
+    finally:
+        HubSpotInstrumentor().uninstrument()
+    assert recorder_of(leadtrace_capture.handle).counts().get("crm_write_success", (0, 0)) == (0, 0)
+    assert sum(vendor_calls(leadtrace_capture).values()) == 1
+
+
+def test_calls_are_counted_when_the_span_is_not_sampled(
+    api: HTTPServer, metric_reader: InMemoryMetricReader
+) -> None:
+    """Sampling hides neither the vendor call counts nor the failed write from the SLIs."""
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(201, hubspot_object("512"))
+    )
+    api.expect_ordered_request(CONTACTS, method="POST").respond_with_response(
+        json_response(503, hubspot_error("unavailable", "INTERNAL_ERROR"))
+    )
+    unsampled = leadtrace.configure(
+        service_name="t",
+        local=True,
+        metric_readers=[metric_reader],
+        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
+        environ={},
+    )
+    HubSpotInstrumentor().instrument()
+    try:
+        with unsampled.activate(), leadtrace.journey(campaign=CAMPAIGN, synthetic=True):
+            create_contact(api)
+            with pytest.raises(ApiException):
+                create_contact(api)
+        counts = recorder_of(unsampled).counts()
+        points = counter_points(metric_reader, "martech.vendor.calls")
+    finally:
+        HubSpotInstrumentor().uninstrument()
+        unsampled.shutdown()
+    synthetic = {semconv.JOURNEY_SYNTHETIC: "true"}
+    failed = {semconv.FAILURE_LAYER: "crm", semconv.FAILURE_REASON: "server_error"}
+    assert counts["crm_write_success"] == (1, 2)
+    assert points == {key(**synthetic): 1, key(**synthetic, **failed): 1}

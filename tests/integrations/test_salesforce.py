@@ -36,6 +36,7 @@ from werkzeug import Request, Response
 import leadtrace
 from leadtrace import semconv
 from leadtrace.integrations.salesforce import SalesforceInstrumentor
+from leadtrace.metrics import recorder_of
 from leadtrace.testing import Capture
 
 LEAD_ID = "00Q5e000001AbcDEAZ"
@@ -262,6 +263,47 @@ def test_error_statuses_classify(
     assert span.attributes[semconv.FAILURE_REASON] == reason
     assert span.attributes[semconv.FAILURE_LAYER] == "crm"
     assert span.attributes["http.response.status_code"] == status
+    (point,) = capture.metric_points("martech.vendor.calls")
+    assert point.attributes == {
+        semconv.VENDOR_NAME: "salesforce",
+        semconv.VENDOR_OPERATION: "Lead create",
+        semconv.CRM_OBJECT: "lead",
+        semconv.FAILURE_LAYER: "crm",
+        semconv.FAILURE_REASON: reason,
+        semconv.JOURNEY_SYNTHETIC: "false",
+    }
+    assert recorder_of(capture.handle).counts()["crm_write_success"] == (0, 1)
+
+
+def test_duplicate_counts_as_identity_failure_and_a_bad_write(
+    api: HTTPServer, capture: Capture
+) -> None:
+    """DUPLICATES_DETECTED then a landed create: one good write of two, one duplicate."""
+    api.expect_ordered_request(lead_path(api), method="POST").respond_with_response(
+        json_response(400, DUPLICATES)
+    )
+    api.expect_ordered_request(lead_path(api), method="POST").respond_with_response(
+        json_response(201, {"id": LEAD_ID, "success": True, "errors": []}, **LIMIT_INFO)
+    )
+    client = salesforce(api)
+    with leadtrace.journey(campaign=CAMPAIGN):
+        with pytest.raises(SalesforceMalformedRequest):
+            client.Lead.create(LEAD)
+        client.Lead.create(LEAD)
+    reasons = {
+        (p.attributes.get(semconv.FAILURE_LAYER), p.attributes.get(semconv.FAILURE_REASON)): p.value
+        for p in capture.metric_points("martech.vendor.calls")
+    }
+    assert reasons == {("identity", "duplicate"): 1, (None, None): 1}
+    assert recorder_of(capture.handle).counts()["crm_write_success"] == (1, 2)
+    dedupe = {
+        p.attributes["martech.outcome.value"]: p.value
+        for p in capture.metric_points("martech.outcomes")
+        if p.attributes["martech.outcome.kind"] == "dedupe"
+    }
+    assert dedupe == {"duplicate": 1, "created": 1}
+    (gauge,) = capture.metric_points("martech.vendor.rate_limit.remaining")
+    assert gauge.value == 14975
 
 
 def test_timeout_is_a_timeout(api: HTTPServer, capture: Capture) -> None:

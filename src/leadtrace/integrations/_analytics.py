@@ -31,6 +31,7 @@ from leadtrace.context import current_journey
 from leadtrace.integrations._vendor import (
     Outcome,
     VendorTracer,
+    count_outcome,
     failure_of_exception,
     failure_of_status,
     hashed_email,
@@ -217,25 +218,42 @@ class AnalyticsClient:
             with trace.use_span(
                 span, end_on_exit=True, record_exception=False, set_status_on_exception=False
             ):
+                # Read whether or not the span is recorded: the vendor metrics count every
+                # upload, sampled or not.
                 try:
                     result = wrapped(*args, **kwargs)
                 except Exception as exc:
-                    if span.is_recording():
-                        self._finish(
-                            span, functools.partial(_upload_failure, upload, exc, len(messages))
-                        )
+                    self._finish(
+                        span,
+                        functools.partial(_upload_failure, upload, exc, len(messages)),
+                        counted_on=owner or current(),
+                    )
                     raise
-                if span.is_recording():
-                    self._finish(span, functools.partial(_upload_success, upload))
+                self._finish(
+                    span,
+                    functools.partial(_upload_success, upload),
+                    counted_on=owner or current(),
+                )
                 return result
         finally:
             _upload.reset(token)
 
-    def _finish(self, span: Span, read: Callable[[], Outcome | None]) -> None:
+    def _finish(
+        self,
+        span: Span,
+        read: Callable[[], Outcome | None],
+        counted_on: Leadtrace | None = None,
+    ) -> None:
+        """Put the outcome on ``span``; an upload is also counted on ``counted_on``'s metrics."""
         try:
             outcome = read()
-            if outcome is not None:
-                record_outcome(span, outcome, semconv.LAYER_CAPTURE)
+            if outcome is None:
+                return
+            if counted_on is not None:
+                count_outcome(
+                    self.vendor, "upload", None, outcome, semconv.LAYER_CAPTURE, counted_on
+                )
+            record_outcome(span, outcome, semconv.LAYER_CAPTURE)
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.finish")
 

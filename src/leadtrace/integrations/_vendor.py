@@ -2,9 +2,10 @@
 
 Each vendor module (:mod:`~leadtrace.integrations.hubspot`, ``salesforce``, ``segment``,
 ``rudderstack``) reads its client's own signals into a :class:`Outcome`; this module turns an
-outcome into span attributes, a failure classification and, for a landed write of a contact
-or lead, the canonical ``crm_updated`` event. Request bodies never reach a span: only
-property names and keyed hashes of identity keys do.
+outcome into span attributes, a failure classification, a count on the vendor metrics
+(:mod:`~leadtrace.integrations._vendormetrics`) and, for a write of a contact or lead, the
+canonical ``crm_updated`` event when it landed or a failed one for the SLIs when it did not.
+Request bodies never reach a span: only property names and keyed hashes of identity keys do.
 """
 
 from __future__ import annotations
@@ -18,18 +19,23 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from leadtrace import semconv
-from leadtrace._emit import emit
+from leadtrace._emit import emit, event_attributes
 from leadtrace._guard import internal_error
 from leadtrace._runtime import VERSION, Leadtrace, current
 from leadtrace._sdk import add_attributes
+from leadtrace.context import current_journey
 from leadtrace.events import CrmUpdated
+from leadtrace.integrations._vendormetrics import count_call
 from leadtrace.privacy import hash_value, normalize_email
 
 __all__ = [
     "LEAD_OBJECTS",
     "Outcome",
     "VendorTracer",
+    "count_outcome",
+    "crm_write_failed",
     "emit_crm_updated",
+    "failure_layer",
     "failure_of_exception",
     "failure_of_status",
     "hashed_email",
@@ -248,6 +254,37 @@ def existing_id_in(message: str) -> str | None:
     return match.group(1) if match else None
 
 
+def failure_layer(outcome: Outcome, layer: str) -> str:
+    """Layer a failed call fails in: ``identity`` for duplicate / ambiguous, else ``layer``."""
+    if outcome.dedupe in (semconv.DEDUPE_DUPLICATE, semconv.DEDUPE_AMBIGUOUS):
+        return semconv.LAYER_IDENTITY
+    return layer
+
+
+def count_outcome(
+    vendor: str,
+    operation: str,
+    crm_object: str | None,
+    outcome: Outcome,
+    layer: str,
+    handle: Leadtrace | None = None,
+) -> None:
+    """Count the call on the vendor metrics (``martech.vendor.*``), recorded span or not."""
+    try:
+        count_call(
+            vendor,
+            operation,
+            crm_object,
+            failure_layer=failure_layer(outcome, layer) if outcome.reason is not None else None,
+            failure_reason=outcome.reason,
+            retries=outcome.retries,
+            rate_remaining=outcome.rate_remaining,
+            handle=handle,
+        )
+    except Exception as exc:
+        internal_error(exc, f"{vendor}.metrics")
+
+
 def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
     """Put ``outcome`` on ``span``; a failure also sets its layer, reason and ERROR status.
 
@@ -286,8 +323,7 @@ def record_outcome(span: Span, outcome: Outcome, layer: str) -> None:
     if outcome.requeued is not None:
         attrs[semconv.VENDOR_BATCH_REQUEUED] = outcome.requeued
     if outcome.reason is not None:
-        identity = outcome.dedupe in (semconv.DEDUPE_DUPLICATE, semconv.DEDUPE_AMBIGUOUS)
-        attrs[semconv.FAILURE_LAYER] = semconv.LAYER_IDENTITY if identity else layer
+        attrs[semconv.FAILURE_LAYER] = failure_layer(outcome, layer)
         attrs[semconv.FAILURE_REASON] = outcome.reason
         if outcome.error_type is not None:
             attrs[_ERROR_TYPE] = outcome.error_type
@@ -318,3 +354,34 @@ def emit_crm_updated(
             )
     except Exception as exc:
         internal_error(exc, f"{system}.crm_updated")
+
+
+def crm_write_failed(system: str, crm_object: str, operation: str, outcome: Outcome) -> None:
+    """Hand the event hooks (SLI counts) a ``crm_updated`` of a lead write that failed.
+
+    Like a ``@stage`` that raised: the SLIs naming ``crm_updated`` (CRM write success) count
+    it as not good, and its dedupe answer (conflict, duplicate, ambiguous) is counted with
+    the other dedupe outcomes; hooks that record what happened (the consent audit trail)
+    skip it. No span is made: the vendor span already shows the failure. Nothing happens
+    for a call that succeeded. Runs inside the internal-error guard.
+    """
+    reason = outcome.reason
+    if reason is None:
+        return
+    runtime = current()
+    if not runtime.event_hooks:
+        return
+    try:
+        instance = CrmUpdated(
+            crm_system=system,
+            crm_object=crm_object,
+            operation=operation,  # callers pass a CRM_OPERATION_* value
+            dedupe_outcome=outcome.dedupe,  # one of DEDUPE_OUTCOMES or None
+        )
+        attrs = event_attributes(CrmUpdated, instance, current_journey())
+        attrs[semconv.FAILURE_LAYER] = failure_layer(outcome, semconv.LAYER_CRM)
+        attrs[semconv.FAILURE_REASON] = reason
+        for hook in runtime.event_hooks:
+            hook(instance, attrs)
+    except Exception as exc:
+        internal_error(exc, f"{system}.crm_write_failed")

@@ -58,6 +58,8 @@ from leadtrace.integrations._vendor import (
     LEAD_OBJECTS,
     Outcome,
     VendorTracer,
+    count_outcome,
+    crm_write_failed,
     emit_crm_updated,
     existing_id_in,
     failure_of_exception,
@@ -265,6 +267,7 @@ class _Shape:
     """Span name and the attributes every call of one route and object type carries."""
 
     name: str
+    operation: str
     crm_object: str
     emits: bool  # a write of a contact or lead: emits crm_updated
     attributes: dict[str, Any]
@@ -286,7 +289,7 @@ def _shape(route: _Route, object_type: str) -> _Shape:
     if route.crm_operation is not None:
         attrs[semconv.CRM_OPERATION] = route.crm_operation
     emits = crm_object in LEAD_OBJECTS and route.crm_operation in _WRITES
-    return _Shape(name, crm_object, emits, attrs)
+    return _Shape(name, operation, crm_object, emits, attrs)
 
 
 def _start_attributes(span: Span, shape: _Shape, path_params: Any, body: Any) -> None:
@@ -404,34 +407,49 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
             internal_error(exc, "hubspot.start")
             return wrapped(*args, **kwargs)
         try:
+            # The outcome is read whether or not the span is recorded: the vendor metrics
+            # and the SLIs count every call, sampled or not.
             try:
                 result = wrapped(*args, **kwargs)
             except Exception as exc:
-                if span.is_recording():
-                    self._finish(span, route, functools.partial(_failure, exc))
+                self._finish(span, shape, route, functools.partial(_failure, exc))
                 raise
-            emit = self._emit_events and shape.emits
-            if span.is_recording() or emit:
-                preloaded = bool(kwargs.get("_preload_content", True))
-                outcome = self._finish(
-                    span, route, lambda: _success(instance, result, route, preloaded)
+            preloaded = bool(kwargs.get("_preload_content", True))
+            outcome = self._finish(
+                span, shape, route, lambda: _success(instance, result, route, preloaded)
+            )
+            if (
+                self._emit_events
+                and shape.emits
+                and outcome is not None
+                and route.crm_operation is not None
+            ):
+                emit_crm_updated(
+                    semconv.VENDOR_HUBSPOT,
+                    shape.crm_object,
+                    route.crm_operation,
+                    outcome.records,
                 )
-                if emit and outcome is not None and route.crm_operation is not None:
-                    emit_crm_updated(
-                        semconv.VENDOR_HUBSPOT,
-                        shape.crm_object,
-                        route.crm_operation,
-                        outcome.records,
-                    )
             return result
         finally:
             context.detach(token)
             span.end()
 
-    def _finish(self, span: Span, route: _Route, read: Any) -> Outcome | None:
+    def _finish(self, span: Span, shape: _Shape, route: _Route, read: Any) -> Outcome | None:
         try:
             outcome: Outcome = read()
+            count_outcome(
+                semconv.VENDOR_HUBSPOT,
+                shape.operation,
+                shape.crm_object or None,
+                outcome,
+                semconv.LAYER_CRM,
+            )
             record_outcome(span, outcome, semconv.LAYER_CRM)
+            if self._emit_events and shape.emits and route.crm_operation is not None:
+                crm_write_failed(
+                    semconv.VENDOR_HUBSPOT, shape.crm_object, route.crm_operation, outcome
+                )
             return outcome
         except Exception as exc:
             internal_error(exc, "hubspot.finish")

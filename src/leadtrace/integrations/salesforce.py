@@ -55,6 +55,8 @@ from leadtrace.integrations._vendor import (
     LEAD_OBJECTS,
     Outcome,
     VendorTracer,
+    count_outcome,
+    crm_write_failed,
     emit_crm_updated,
     failure_of_exception,
     failure_of_status,
@@ -206,25 +208,12 @@ def _failure(call: _Call, exc: BaseException) -> Outcome:
     return outcome
 
 
-def _start_attributes(
-    span: Span, object_name: str, operation: str, crm_operation: str | None
-) -> dict[str, Any]:
-    attrs: dict[str, Any] = {
-        semconv.VENDOR_NAME: semconv.VENDOR_SALESFORCE,
-        semconv.VENDOR_OPERATION: f"{object_name} {operation}",
-        semconv.CRM_SYSTEM: semconv.VENDOR_SALESFORCE,
-        semconv.CRM_OBJECT: singular(object_name),
-    }
-    if crm_operation is not None:
-        attrs[semconv.CRM_OPERATION] = crm_operation
-    return attrs
-
-
 @dataclass(frozen=True)
 class _Shape:
     """Span name and the attributes every call of one object and operation carries."""
 
     name: str
+    operation: str
     crm_object: str
     emits: bool  # a write of a Lead or Contact: emits crm_updated
     attributes: dict[str, Any]
@@ -242,7 +231,8 @@ def _shape(object_name: str, operation: str, crm_operation: str | None) -> _Shap
         attrs[semconv.CRM_OPERATION] = crm_operation
     crm_object = singular(object_name)
     emits = crm_operation in _WRITES and crm_object in LEAD_OBJECTS
-    return _Shape(f"salesforce {object_name} {operation}", crm_object, emits, attrs)
+    label = f"{object_name} {operation}"
+    return _Shape(f"salesforce {label}", label, crm_object, emits, attrs)
 
 
 class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped base
@@ -319,24 +309,24 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
             except Exception as exc:
                 internal_error(exc, "salesforce.start")
                 return wrapped(*args, **kwargs)
+            # The outcome is read whether or not the span is recorded: the vendor metrics
+            # and the SLIs count every call, sampled or not.
             try:
                 try:
                     result = wrapped(*args, **kwargs)
                 except Exception as exc:
-                    if span.is_recording():
-                        self._finish(span, functools.partial(_failure, call, exc))
+                    self._finish(span, shape, emit, functools.partial(_failure, call, exc))
                     raise
-                if span.is_recording() or emit:
-                    outcome = self._finish(
-                        span, lambda: _success(call, result, crm_operation, record_id)
+                outcome = self._finish(
+                    span, shape, emit, lambda: _success(call, result, crm_operation, record_id)
+                )
+                if emit and outcome is not None and crm_operation is not None:
+                    emit_crm_updated(
+                        semconv.VENDOR_SALESFORCE,
+                        shape.crm_object,
+                        crm_operation,
+                        outcome.records,
                     )
-                    if emit and outcome is not None and crm_operation is not None:
-                        emit_crm_updated(
-                            semconv.VENDOR_SALESFORCE,
-                            shape.crm_object,
-                            crm_operation,
-                            outcome.records,
-                        )
                 return result
             finally:
                 context.detach(active)
@@ -346,10 +336,25 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
         wrapper.__name__ = f"leadtrace_salesforce_{method}"
         return wrapper
 
-    def _finish(self, span: Span, read: Callable[[], Outcome]) -> Outcome | None:
+    def _finish(
+        self, span: Span, shape: _Shape, emits: bool, read: Callable[[], Outcome]
+    ) -> Outcome | None:
+        """Count the call, put its outcome on ``span``; a failed lead write counts as bad."""
         try:
             outcome = read()
+            count_outcome(
+                semconv.VENDOR_SALESFORCE,
+                shape.operation,
+                shape.crm_object,
+                outcome,
+                semconv.LAYER_CRM,
+            )
             record_outcome(span, outcome, semconv.LAYER_CRM)
+            crm_operation = shape.attributes.get(semconv.CRM_OPERATION)
+            if emits and crm_operation is not None:
+                crm_write_failed(
+                    semconv.VENDOR_SALESFORCE, shape.crm_object, crm_operation, outcome
+                )
             return outcome
         except Exception as exc:
             internal_error(exc, "salesforce.finish")
@@ -363,10 +368,10 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
         try:
             operation = str(_arg(args, kwargs, 0, "operation"))
             object_name = str(instance.object_name)
-            span = self._tracer.start(f"salesforce {object_name} bulk.{operation}")
+            shape = _shape(object_name, f"bulk.{operation}", _BULK_CRM.get(operation))
+            span = self._tracer.start(shape.name)
             if span.is_recording():
-                crm_operation = _BULK_CRM.get(operation)
-                attrs = _start_attributes(span, object_name, f"bulk.{operation}", crm_operation)
+                attrs = shape.attributes.copy()
                 data = _arg(args, kwargs, 1, "data")
                 if isinstance(data, list):
                     attrs[semconv.VENDOR_BATCH_SIZE] = len(data)
@@ -391,11 +396,9 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                 try:
                     results = wrapped(*args, **kwargs)
                 except Exception as exc:
-                    if span.is_recording():
-                        self._finish(span, functools.partial(_failure, _Call(), exc))
+                    self._finish(span, shape, False, functools.partial(_failure, _Call(), exc))
                     raise
-                if span.is_recording():
-                    self._finish(span, lambda: _bulk_outcome(results))
+                self._finish(span, shape, False, lambda: _bulk_outcome(results))
                 return results
         finally:
             _bulk_jobs.reset(token)
@@ -444,11 +447,10 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
             raw = _arg(args, kwargs, 0, "operation")
             operation = str(getattr(raw, "value", raw))
             object_name = str(instance.object_name)
-            span = self._tracer.start(f"salesforce {object_name} bulk2.{operation}")
+            shape = _shape(object_name, f"bulk2.{operation}", _BULK_CRM.get(operation))
+            span = self._tracer.start(shape.name)
             if span.is_recording():
-                attrs = _start_attributes(
-                    span, object_name, f"bulk2.{operation}", _BULK_CRM.get(operation)
-                )
+                attrs = shape.attributes.copy()
                 external = kwargs.get("external_id_field")
                 if external:
                     attrs[semconv.CRM_EXTERNAL_ID_FIELD] = str(external)
@@ -465,14 +467,12 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
             try:
                 results = wrapped(*args, **kwargs)
             except Exception as exc:
-                if span.is_recording():
-                    self._finish(span, functools.partial(_failure, _Call(), exc))
+                self._finish(span, shape, False, functools.partial(_failure, _Call(), exc))
                 raise
             finally:
                 with self._jobs_lock:
                     self._bulk2.pop(key, None)
-            if span.is_recording():
-                self._finish(span, functools.partial(_bulk2_outcome, results))
+            self._finish(span, shape, False, functools.partial(_bulk2_outcome, results))
             return results
 
     def _upload_data(

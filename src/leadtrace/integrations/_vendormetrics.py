@@ -1,0 +1,154 @@
+"""Vendor call metrics: every instrumented vendor call counted, sampled or not.
+
+Each vendor instrumentor hands the :class:`~leadtrace.integrations._vendor.Outcome` of a call
+to :func:`count_call`, whether or not its span is recorded, so these counts stay exact when
+traces are sampled. It exports, on the current leadtrace handle's meter:
+
+``martech.vendor.calls`` (counter, ``{call}``)
+    Vendor calls by vendor, operation, CRM object and, for a failed call, failure layer and
+    reason. Prometheus: ``martech_vendor_calls_total``.
+``martech.vendor.retries`` (counter, ``{retry}``)
+    Retries the vendor client made before its final answer (HubSpot's urllib3 retries,
+    Segment / RudderStack upload retries). Prometheus: ``martech_vendor_retries_total``.
+``martech.vendor.rate_limit.remaining`` (gauge, ``{call}``)
+    Calls left in the vendor's rate-limit window, from the last answer that said so.
+    Prometheus: ``martech_vendor_rate_limit_remaining``.
+
+Attributes are bounded: ``martech.vendor.name``, ``martech.vendor.operation`` (capped at
+:data:`OPERATION_LIMIT` values, then ``_other``), ``martech.crm.object``,
+``martech.failure.layer``, ``martech.failure.reason`` and ``martech.journey.synthetic``.
+Nothing from the request or the record (ids, property values) becomes a metric attribute.
+
+Owns: the vendor call instruments and their per-handle state.
+
+May import: ``semconv``, ``_active`` and ``context`` (the active handle and journey).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from opentelemetry.metrics import CallbackOptions, Counter, Observation
+
+from leadtrace import semconv
+from leadtrace._active import current
+from leadtrace.context import current_journey
+
+if TYPE_CHECKING:
+    from leadtrace._runtime import Leadtrace
+
+__all__ = [
+    "CALLS",
+    "OPERATION_LIMIT",
+    "RATE_LIMIT_REMAINING",
+    "RETRIES",
+    "count_call",
+]
+
+CALLS: Final = "martech.vendor.calls"
+"""Counter of vendor calls (``martech_vendor_calls_total``)."""
+RETRIES: Final = "martech.vendor.retries"
+"""Counter of retries before a vendor's final answer (``martech_vendor_retries_total``)."""
+RATE_LIMIT_REMAINING: Final = "martech.vendor.rate_limit.remaining"
+"""Gauge of calls left in a vendor's rate-limit window (``martech_vendor_rate_limit_remaining``)."""
+OPERATION_LIMIT: Final = 200
+"""Distinct ``martech.vendor.operation`` values per handle before the rest become ``_other``."""
+_OVERFLOW: Final = "_other"
+
+
+class _Instruments:
+    """The vendor instruments of one handle, and the last rate-limit answer per vendor."""
+
+    def __init__(self, handle: Leadtrace) -> None:
+        meter = handle.meter
+        self.calls: Counter = meter.create_counter(
+            CALLS, unit="{call}", description="Vendor client calls, by outcome."
+        )
+        self.retries: Counter = meter.create_counter(
+            RETRIES, unit="{retry}", description="Retries before a vendor's final answer."
+        )
+        self.remaining: dict[str, int] = {}
+        self.operations: set[str] = set()
+        self.lock = threading.Lock()
+        meter.create_observable_gauge(
+            RATE_LIMIT_REMAINING,
+            callbacks=[self._observe_remaining],
+            unit="{call}",
+            description="Calls left in the vendor's rate-limit window (last answer).",
+        )
+
+    def operation(self, name: str) -> str:
+        """``name``, or ``_other`` once :data:`OPERATION_LIMIT` others were seen."""
+        if name in self.operations:
+            return name
+        with self.lock:
+            if len(self.operations) >= OPERATION_LIMIT:
+                return _OVERFLOW
+            self.operations.add(name)
+        return name
+
+    def _observe_remaining(self, _options: CallbackOptions) -> Iterable[Observation]:
+        with self.lock:
+            seen = sorted(self.remaining.items())
+        return [Observation(value, {semconv.VENDOR_NAME: vendor}) for vendor, value in seen]
+
+
+_handles: weakref.WeakKeyDictionary[Leadtrace, _Instruments] = weakref.WeakKeyDictionary()
+_handles_lock = threading.Lock()
+
+
+def _instruments(handle: Leadtrace) -> _Instruments:
+    found = _handles.get(handle)
+    if found is None:
+        with _handles_lock:
+            found = _handles.get(handle)
+            if found is None:
+                found = _handles[handle] = _Instruments(handle)
+    return found
+
+
+def count_call(
+    vendor: str,
+    operation: str,
+    crm_object: str | None,
+    *,
+    failure_layer: str | None,
+    failure_reason: str | None,
+    retries: int | None,
+    rate_remaining: int | None,
+    handle: Leadtrace | None = None,
+) -> None:
+    """Count one vendor call on the current handle's meter (sampled or not).
+
+    Args:
+        vendor: ``semconv.VENDOR_*``.
+        operation: the span's low-cardinality operation (``crm.contacts create``).
+        crm_object: normalised CRM object (``contact``), or None for analytics calls.
+        failure_layer: ``martech.failure.layer`` of a failed call, None when it succeeded.
+        failure_reason: ``martech.failure.reason`` of a failed call, None when it succeeded.
+        retries: retries before the final answer, when the client says.
+        rate_remaining: calls left in the rate-limit window, when the answer says.
+        handle: the leadtrace handle to count on; default the current one (a consumer
+            thread passes the handle that owns its queue).
+    """
+    instruments = _instruments(handle if handle is not None else current())
+    journey = current_journey()
+    attrs: dict[str, str] = {
+        semconv.VENDOR_NAME: vendor,
+        semconv.VENDOR_OPERATION: instruments.operation(operation),
+        semconv.JOURNEY_SYNTHETIC: "true" if journey is not None and journey.synthetic else "false",
+    }
+    if crm_object:
+        attrs[semconv.CRM_OBJECT] = crm_object
+    if failure_reason is not None:
+        attrs[semconv.FAILURE_LAYER] = failure_layer or ""
+        attrs[semconv.FAILURE_REASON] = failure_reason
+    instruments.calls.add(1, attrs)
+    if retries:
+        instruments.retries.add(retries, {semconv.VENDOR_NAME: vendor})
+    if rate_remaining is not None:
+        with instruments.lock:
+            instruments.remaining[vendor] = rate_remaining
