@@ -126,6 +126,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
                 time.sleep(0.1)
         server_ = Prometheus(url, handle)
         _drive(handle)
+        _drive_vendor(handle)
         yield server_
     finally:
         process.terminate()
@@ -204,6 +205,54 @@ def _drive(handle: leadtrace.Leadtrace) -> None:
             _journey(index, late=True, consent=DENIED, synthetic=True)
 
 
+def _drive_vendor(handle: leadtrace.Leadtrace) -> None:
+    """Real HubSpot client calls against a local stand-in: one lands (quota 42 left), one is
+    rate limited, one lands after a retried 429. Events off: the SLI mix above stays as is."""
+    import hubspot
+    from hubspot.crm.contacts import SimplePublicObjectInputForCreate
+    from hubspot.crm.contacts.exceptions import ApiException
+    from pytest_httpserver import HTTPServer
+    from urllib3.util.retry import Retry
+    from werkzeug import Response
+
+    from leadtrace.integrations.hubspot import HubSpotInstrumentor
+
+    def answer(status: int, body: dict[str, Any], **headers: str) -> Response:
+        return Response(
+            json.dumps(body), status=status, headers=headers, content_type="application/json"
+        )
+
+    created = {"id": "512", "properties": {}, "createdAt": "2026-01-01T09:00:00Z",
+               "updatedAt": "2026-01-01T09:00:00Z", "archived": False}  # fmt: skip
+    limited = {"status": "error", "message": "limit", "category": "RATE_LIMITS"}
+    path = "/crm/v3/objects/contacts"
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    HubSpotInstrumentor().instrument(emit_events=False)
+    try:
+        for response in (
+            answer(201, created, **{"X-HubSpot-RateLimit-Remaining": "42"}),
+            answer(429, limited, **{"Retry-After": "0"}),
+            answer(429, limited, **{"Retry-After": "0"}),
+            answer(201, created),
+        ):
+            server.expect_ordered_request(path, method="POST").respond_with_response(response)
+        body = SimplePublicObjectInputForCreate(properties={"firstname": "Ada"})
+        host = server.url_for("").rstrip("/")
+        with handle.activate():
+            client = hubspot.Client.create(access_token="test-token", host=host)
+            client.crm.contacts.basic_api.create(body)
+            with contextlib.suppress(ApiException):
+                client.crm.contacts.basic_api.create(body)
+            retry = Retry(total=2, status_forcelist=[429], allowed_methods=None, backoff_factor=0)
+            client = hubspot.Client.create(access_token="test-token", host=host, retry=retry)
+            client.crm.contacts.basic_api.create(body)
+    finally:
+        HubSpotInstrumentor().uninstrument()
+        server.clear()
+        server.stop()
+
+
 def _ratio(sli: str) -> str:
     return f'slo:sli_error:ratio_rate5m{{sloth_slo="{sli}"}}'
 
@@ -248,6 +297,20 @@ def test_budget_remaining_is_recorded(prometheus: Prometheus) -> None:
     assert prometheus.wait_for(expr, 12) == 12
 
 
+def test_vendor_calls_reach_prometheus_by_reason(prometheus: Prometheus) -> None:
+    """The driven HubSpot calls: two landed, one rate limited, one retry, 42 calls left."""
+    hubspot = 'martech_vendor_name="hubspot"'
+    assert prometheus.wait_for(f"sum(martech_vendor_calls_total{{{hubspot}}})", 3) == 3
+    by_reason = f"sum by (martech_failure_reason) (martech_vendor_calls_total{{{hubspot}}})"
+    found = {
+        row["metric"].get("martech_failure_reason", ""): float(row["value"][1])
+        for row in prometheus.query(by_reason)
+    }
+    assert found == {"": 2, "rate_limited": 1}
+    assert prometheus.wait_for(f"martech_vendor_retries_total{{{hubspot}}}", 1) == 1
+    assert prometheus.wait_for(f"martech_vendor_rate_limit_remaining{{{hubspot}}}", 42) == 42
+
+
 def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
     """Each PromQL expression of the dashboard, variables on "All", returns a sample."""
     pytest.importorskip("grafana_foundation_sdk", reason="needs the 'dashboards' extra")
@@ -256,7 +319,11 @@ def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> None:
 
     prometheus.wait_for(_ratio("crm_write_success"), 7 / 20)
     exprs = [with_all_selected(e) for p in panels(load_slis()) for e in p.exprs]
+    deadline = time.monotonic() + 30  # recording rules fill in over a few evaluations
     empty = [e for e in exprs if not prometheus.query(e)]
+    while empty and time.monotonic() < deadline:
+        time.sleep(0.5)
+        empty = [e for e in empty if not prometheus.query(e)]
     assert empty == []
 
 

@@ -7,7 +7,9 @@ one question first: are we generating signal, and is that signal clean enough fo
   (p50 / p95 against the SLO), CRM write success and sales acceptance; under each SLI a
   status (Healthy / Degraded / Broken from the 1h burn rate) and its remaining error budget;
 - one row per layer (capture / ingestion, enrichment, identity resolution, routing and CRM,
-  sales usability), business ratio by channel beside platform failures by integration;
+  sales usability), business ratio by channel beside platform failures by integration; the
+  routing and CRM row adds CRM write errors by vendor and reason, rate-limited calls and
+  retries, and the rate-limit quota left (from the vendor client instrumentors);
 - a compliance row (consent validity at submission, routing, first sales contact) and the
   sales actionability panel;
 - variables for channel, campaign, region, form version, integration and synthetic traffic,
@@ -41,6 +43,9 @@ FILTER = (
 
 OUTCOME_FILTER = 'martech_integration=~"$integration",martech_journey_synthetic=~"$synthetic"'
 """Matchers of outcome queries (that counter carries stage, integration and synthetic only)."""
+
+VENDOR_FILTER = 'martech_vendor_name=~"$integration",martech_journey_synthetic=~"$synthetic"'
+"""Matchers of vendor call queries (``martech_vendor_calls_total``: vendor, not integration)."""
 
 VARIABLES = ("channel", "campaign", "region", "form_version", "integration")
 _LABELS = {
@@ -203,6 +208,8 @@ def panels(slis: SliFile) -> list[Panel]:
             )
         for sli in members:
             found += _layer_pair(slis, sli)
+        if "crm" in layers:
+            found += _vendor_panels(slis, by_name.get("crm_write_success"))
         if "identity" in layers:
             found.append(
                 Panel(
@@ -269,6 +276,61 @@ def panels(slis: SliFile) -> list[Panel]:
         for sli in consent:
             found += _layer_pair(slis, sli)[:1]
     return found
+
+
+def _vendor_panels(slis: SliFile, crm_sli: Sli | None) -> list[Panel]:
+    """CRM write errors by vendor and reason, and rate limits, from the vendor call metrics."""
+    runbook = slis.runbook_url(crm_sli) if crm_sli is not None else ""
+    errors = (
+        "sum by (martech_vendor_name, martech_failure_reason) (rate(martech_vendor_calls_total{"
+        f'{VENDOR_FILTER},martech_crm_object!="",martech_failure_reason!=""}}'
+        "[$__rate_interval]))"
+    )
+    limited = (
+        "sum by (martech_vendor_name) (rate(martech_vendor_calls_total{"
+        f'{VENDOR_FILTER},martech_failure_reason="rate_limited"}}[$__rate_interval]))'
+    )
+    retries = (
+        "sum by (martech_vendor_name) (rate(martech_vendor_retries_total{"
+        'martech_vendor_name=~"$integration"}[$__rate_interval]))'
+    )
+    quota = (
+        "min by (martech_vendor_name) (martech_vendor_rate_limit_remaining{"
+        'martech_vendor_name=~"$integration"})'
+    )
+    return [
+        Panel(
+            "CRM write errors by vendor and reason",
+            "timeseries",
+            (errors,),
+            unit="reqps",
+            width=12,
+            runbook=runbook,
+            description="Failed CRM calls per second from the instrumented vendor clients, by "
+            "vendor and failure reason (rate_limited, auth, validation, timeout, server_error, "
+            "conflict, duplicate, ambiguous), sampled or not.",
+        ),
+        Panel(
+            "Vendor rate limits: limited calls and retries",
+            "timeseries",
+            (limited, retries),
+            unit="reqps",
+            width=8,
+            runbook=runbook,
+            description="Calls the vendor refused for its rate limit, and the retries its client "
+            "made before a final answer. Sustained values mean the integration needs a queue "
+            "or a higher quota.",
+        ),
+        Panel(
+            "Rate-limit quota left",
+            "stat",
+            (quota,),
+            unit="short",
+            width=4,
+            runbook=runbook,
+            description="Calls left in each vendor's rate-limit window, from its last answer.",
+        ),
+    ]
 
 
 def _title(sli: Sli) -> str:
