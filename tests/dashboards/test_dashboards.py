@@ -49,6 +49,34 @@ def test_round_trips_through_the_sdk_model() -> None:
     assert again == board
 
 
+SCHEMA = Path(__file__).with_name("dashboard.schema.json")
+
+
+def _schema_errors(board: dict[str, Any]) -> list[str]:
+    """Where ``board`` breaks the dashboard JSON schema, as readable paths and messages."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return sorted(
+        "/".join(map(str, e.absolute_path)) + ": " + e.message for e in validator.iter_errors(board)
+    )
+
+
+def test_holds_the_dashboard_json_schema() -> None:
+    """The dashboard holds the JSON schema of Grafana's classic model for the parts we use."""
+    assert _schema_errors(build()) == []
+
+
+def test_the_schema_check_catches_a_broken_panel() -> None:
+    """A panel without its grid position or with a query without refId breaks the schema."""
+    board = build()
+    stat = next(p for p in board["panels"] if p["type"] == "stat")
+    del stat["gridPos"]
+    stat["targets"][0].pop("refId")
+    errors = _schema_errors(board)
+    assert any("'gridPos' is a required property" in e for e in errors), errors
+    assert any("'refId' is a required property" in e for e in errors), errors
+
+
 def test_every_variable_used_is_declared() -> None:
     """Each ``$var`` in queries and links is a declared variable or a Grafana built-in."""
     board = build()
@@ -75,6 +103,8 @@ def test_every_panel_links_to_traces_and_runbook_where_known() -> None:
         titles = [link["title"] for link in panel["links"]]
         assert "Traces of this campaign (Tempo)" in titles, panel["title"]
         assert "Traces of this campaign (Jaeger)" in titles, panel["title"]
+        assert "Trace of this journey (Tempo)" in titles, panel["title"]
+        assert "Trace of this journey (Jaeger)" in titles, panel["title"]
     runbooks = [
         p for p in _panels(build()) if any(x["title"] == "Runbook" for x in p.get("links", []))
     ]

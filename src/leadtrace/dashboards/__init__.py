@@ -13,8 +13,9 @@ one question first: are we generating signal, and is that signal clean enough fo
 - a compliance row (consent validity at submission, routing, first sales contact) and the
   sales actionability panel;
 - variables for channel, campaign, region, form version, integration and synthetic traffic,
-  data-source variables for Prometheus, Tempo and Jaeger; each panel links to its runbook and
-  to a trace search on ``martech.campaign.id``;
+  data-source variables for Prometheus, Tempo and Jaeger, and a journey id box; each panel
+  links to its runbook, to a trace search on ``martech.campaign.id`` and to the trace of the
+  journey id entered (``martech.journey.id``);
 - changes recorded with :func:`leadtrace.record_change` drawn as annotations.
 
 The JSON is deterministic (stable panel ids, sorted keys) so a pull request shows what
@@ -429,7 +430,13 @@ def build(slis: SliFile | None = None) -> dict[str, Any]:
         .icon_color("purple")
         .expr("sum by (martech_change_kind) (increase(martech_changes_total[2m])) > 0")
     )
+    board = board.with_variable(
+        gd.TextBoxVariable("journey")
+        .label("Journey id")
+        .description("A martech.journey.id (from a log line, a CRM record or the report).")
+    )
     trace_query = '{ span.martech.campaign.id =~ "$campaign" }'
+    journey_query = '{ span.martech.journey.id = "$journey" }'
     trace_links = [
         gd.DashboardLink("Traces of this campaign (Tempo)")
         .type(gm.DashboardLinkType.LINK)
@@ -441,6 +448,16 @@ def build(slis: SliFile | None = None) -> dict[str, Any]:
             _trace_url(
                 "${jaeger}", {"queryType": "search", "tags": "martech.campaign.id=$campaign"}
             )
+        )
+        .target_blank(True),
+        gd.DashboardLink("Trace of this journey (Tempo)")
+        .type(gm.DashboardLinkType.LINK)
+        .url(_trace_url("${tempo}", {"queryType": "traceql", "query": journey_query}))
+        .target_blank(True),
+        gd.DashboardLink("Trace of this journey (Jaeger)")
+        .type(gm.DashboardLinkType.LINK)
+        .url(
+            _trace_url("${jaeger}", {"queryType": "search", "tags": "martech.journey.id=$journey"})
         )
         .target_blank(True),
     ]
