@@ -202,6 +202,69 @@ def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> 
     assert second.attributes[semconv.VENDOR_QUEUED] is False
     assert second.attributes[semconv.FAILURE_REASON] == "queue_full"
     assert second.error
+    ((labels, value),) = _points(capture, "martech.vendor.calls")
+    assert (labels[semconv.VENDOR_OPERATION], labels[semconv.FAILURE_REASON], value) == (
+        "track",
+        "queue_full",
+        1,
+    )
+
+
+@pytest.fixture
+def light(leadtrace_capture: Capture, analytics: Analytics) -> Iterator[Capture]:
+    """A capture with the vendor's instrumentor on, without producer spans."""
+    analytics.instrumentor.instrument(producer_spans=False)
+    yield leadtrace_capture
+    analytics.instrumentor.uninstrument()
+
+
+def test_without_producer_spans_the_message_carries_the_callers_span(
+    analytics: Analytics, light: Capture
+) -> None:
+    """producer_spans=False: no span per message; the stamp and the upload link name the
+    caller's own span, and the journey and campaign ids still reach the message."""
+    ok(analytics.server)
+    client = analytics.client()
+    tracer = light.handle.tracer_provider.get_tracer("checkout")
+    with (
+        leadtrace.journey(campaign=CAMPAIGN) as journey,
+        tracer.start_as_current_span("POST /demo-request"),
+    ):
+        client.track("user-1", "Demo Requested", {"plan": "team"})
+    client.flush()
+    assert named(light, f"{analytics.vendor} track") == []
+    (caller,) = named(light, "POST /demo-request")
+    (message,) = analytics.messages()
+    assert message["context"]["leadtrace"] == {
+        "trace_id": caller.trace_id,
+        "span_id": caller.span_id,
+        "journey_id": journey.journey_id,
+        "campaign_id": "spring-launch",
+    }
+    (upload,) = named(light, f"{analytics.vendor} upload")
+    linked = [(link.trace_id, link.span_id) for link in upload_links(light, upload.span_id)]
+    assert linked == [(caller.trace_id, caller.span_id)]
+
+
+def test_without_producer_spans_a_full_queue_drop_is_counted(
+    analytics: Analytics, light: Capture
+) -> None:
+    """With no span to mark, a message refused by a full queue is still counted."""
+    client = analytics.client(max_queue_size=1, thread=0)
+    client.track("user-1", "Demo Requested")
+    client.track("user-2", "Demo Requested")
+    assert _points(light, "martech.vendor.calls") == [
+        (
+            {
+                semconv.VENDOR_NAME: analytics.vendor,
+                semconv.VENDOR_OPERATION: "track",
+                semconv.JOURNEY_SYNTHETIC: "false",
+                semconv.FAILURE_LAYER: "capture",
+                semconv.FAILURE_REASON: "queue_full",
+            },
+            1,
+        )
+    ]
 
 
 def test_instrumentation_fault_never_reaches_the_caller(

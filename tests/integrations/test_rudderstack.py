@@ -15,6 +15,7 @@ from _analytics_cases import (
     Analytics,
     analytics_fixture,
     capture,
+    light,
     test_full_queue_drop_is_recorded,
     test_instrumentation_fault_never_reaches_the_caller,
     test_non_recording_span_gets_no_attributes,
@@ -24,6 +25,8 @@ from _analytics_cases import (
     test_track_span_stamps_the_message,
     test_uninstrument_restores_the_client,
     test_upload_span_links_to_its_producers,
+    test_without_producer_spans_a_full_queue_drop_is_counted,
+    test_without_producer_spans_the_message_carries_the_callers_span,
 )
 from _vendorserver import vendor_server
 from pytest_httpserver import HTTPServer
@@ -32,6 +35,9 @@ from leadtrace.integrations.rudderstack import RudderStackInstrumentor
 
 SHARED = (
     capture,
+    light,
+    test_without_producer_spans_a_full_queue_drop_is_counted,
+    test_without_producer_spans_the_message_carries_the_callers_span,
     test_full_queue_drop_is_recorded,
     test_instrumentation_fault_never_reaches_the_caller,
     test_noop_tracer_provider_works,

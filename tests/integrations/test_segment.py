@@ -16,6 +16,7 @@ from _analytics_cases import (
     Analytics,
     analytics_fixture,
     capture,
+    light,
     named,
     test_full_queue_drop_is_recorded,
     test_instrumentation_fault_never_reaches_the_caller,
@@ -26,6 +27,8 @@ from _analytics_cases import (
     test_track_span_stamps_the_message,
     test_uninstrument_restores_the_client,
     test_upload_span_links_to_its_producers,
+    test_without_producer_spans_a_full_queue_drop_is_counted,
+    test_without_producer_spans_the_message_carries_the_callers_span,
 )
 from _vendorserver import json_response, vendor_server
 from pytest_httpserver import HTTPServer
@@ -36,6 +39,9 @@ from leadtrace.testing import Capture
 
 SHARED = (
     capture,
+    light,
+    test_without_producer_spans_a_full_queue_drop_is_counted,
+    test_without_producer_spans_the_message_carries_the_callers_span,
     test_full_queue_drop_is_recorded,
     test_instrumentation_fault_never_reaches_the_caller,
     test_noop_tracer_provider_works,

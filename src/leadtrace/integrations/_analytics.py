@@ -21,7 +21,7 @@ import wrapt
 from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanContext, SpanKind, TraceFlags
 
 from leadtrace import semconv
 from leadtrace._guard import internal_error
@@ -57,24 +57,43 @@ class _Upload:
 _upload: ContextVar[_Upload | None] = ContextVar("leadtrace_analytics_upload", default=None)
 
 
-def _link(message: Any) -> Link | None:
-    """A link to the span that produced ``message``, from its ``context.leadtrace``."""
+def _producer(message: Any) -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` hex of the span that produced ``message`` (its stamp)."""
     if not isinstance(message, dict):
         return None
     ours = (message.get("context") or {}).get(semconv.LEADTRACE_CONTEXT_KEY)
     if not isinstance(ours, dict):
         return None
-    try:
-        trace_id = int(str(ours["trace_id"]), 16)
-        span_id = int(str(ours["span_id"]), 16)
-    except (KeyError, ValueError):
+    trace_id, span_id = ours.get("trace_id"), ours.get("span_id")
+    if not isinstance(trace_id, str) or not isinstance(span_id, str):
         return None
-    if not trace_id or not span_id:
-        return None
-    producer = SpanContext(
-        trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
-    )
-    return Link(producer, {semconv.VENDOR_MESSAGE_ID: str(message.get("messageId", ""))})
+    return trace_id, span_id
+
+
+def _links(messages: list[Any]) -> list[Link]:
+    """One link per distinct producing span of ``messages`` (at most :data:`MAX_LINKS`).
+
+    Links carry no attributes: the producing span (or, with ``producer_spans=False``, the
+    message's own stamp) holds the ``messageId``. Messages tracked under one span (several
+    events of one request) share its link.
+    """
+    links: list[Link] = []
+    seen: set[tuple[str, str]] = set()
+    for message in messages:
+        ids = _producer(message)
+        if ids is None or ids in seen:
+            continue
+        seen.add(ids)
+        try:
+            trace_id, span_id = int(ids[0], 16), int(ids[1], 16)
+        except ValueError:
+            continue
+        if trace_id and span_id:
+            flags = TraceFlags(TraceFlags.SAMPLED)
+            links.append(Link(SpanContext(trace_id, span_id, is_remote=True, trace_flags=flags)))
+            if len(links) == MAX_LINKS:
+                break
+    return links
 
 
 class AnalyticsClient:
@@ -86,12 +105,21 @@ class AnalyticsClient:
         consumer: the library's ``Consumer`` class.
         consumer_module: the module ``Consumer.request`` looks ``post`` up in.
         tracer: where spans go.
+        producer_spans: False makes no span per message: the message is stamped with the
+            caller's current span instead, and the upload span links to that span.
     """
 
     def __init__(
-        self, vendor: str, client: type, consumer: type, consumer_module: Any, tracer: VendorTracer
+        self,
+        vendor: str,
+        client: type,
+        consumer: type,
+        consumer_module: Any,
+        tracer: VendorTracer,
+        producer_spans: bool = True,
     ) -> None:
         self.vendor = vendor
+        self.producer_spans = producer_spans
         self.client = client
         self.consumer = consumer
         self.consumer_module = consumer_module
@@ -124,31 +152,39 @@ class AnalyticsClient:
             queue = getattr(instance, "queue", None)
             if queue is not None and self._owners.get(queue) is not runtime:
                 self._owners[queue] = runtime
-            span = self.tracer.get(runtime).start_span(
-                f"{self.vendor} {kind}", kind=SpanKind.PRODUCER
-            )
-            if span.is_recording():
-                self._producer_attributes(span, kind, msg)
-            self._stamp(span, msg)
-            # Activated by hand: trace.use_span's generator costs more than the span's own
-            # attributes; the span ends (without recording the exception) either way.
-            token = context.attach(trace.set_span_in_context(span))
+            span: Span = INVALID_SPAN
+            token = None
+            if not self.producer_spans:
+                self._stamp(trace.get_current_span(), msg)
+            else:
+                span = self.tracer.get(runtime).start_span(
+                    f"{self.vendor} {kind}", kind=SpanKind.PRODUCER
+                )
+                if span.is_recording():
+                    self._producer_attributes(span, kind, msg)
+                self._stamp(span, msg)
+                # Activated by hand: trace.use_span's generator costs more than the span's
+                # own attributes; the span ends (without recording the exception) either way.
+                token = context.attach(trace.set_span_in_context(span))
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.enqueue")
             return wrapped(*args, **kwargs)
+        # A message the client refused (full queue) or an enqueue that raised is counted on
+        # the vendor metrics, sampled or not, with or without a producer span.
         try:
             try:
                 result = wrapped(*args, **kwargs)
             except Exception as exc:
-                if span.is_recording():
-                    self._finish(span, functools.partial(_failure, exc))
+                self._finish(span, functools.partial(_failure, exc), runtime, kind)
                 raise
-            if span.is_recording():
-                self._finish(span, functools.partial(_queued, span, result))
+            if token is not None or not (isinstance(result, tuple) and result[:1] == (True,)):
+                # with a producer span: its messageId; without: only a refused message
+                self._finish(span, functools.partial(_queued, span, result), runtime, kind)
             return result
         finally:
-            context.detach(token)
-            span.end()
+            if token is not None:
+                context.detach(token)
+                span.end()
 
     def _producer_attributes(self, span: Span, kind: str, msg: Any) -> None:
         attrs: dict[str, Any] = {semconv.VENDOR_NAME: self.vendor, semconv.VENDOR_OPERATION: kind}
@@ -195,7 +231,7 @@ class AnalyticsClient:
         try:
             batch = args[0] if args else kwargs.get("batch")
             messages = batch if isinstance(batch, list) else []
-            links = [link for link in map(_link, messages[:MAX_LINKS]) if link is not None]
+            links = _links(messages)
             queue = getattr(instance, "queue", None)
             owner = self._owners.get(queue) if queue is not None else None
             span = self.tracer.get(owner).start_span(
@@ -226,14 +262,10 @@ class AnalyticsClient:
                     self._finish(
                         span,
                         functools.partial(_upload_failure, upload, exc, len(messages)),
-                        counted_on=owner or current(),
+                        owner or current(),
                     )
                     raise
-                self._finish(
-                    span,
-                    functools.partial(_upload_success, upload),
-                    counted_on=owner or current(),
-                )
+                self._finish(span, functools.partial(_upload_success, upload), owner or current())
                 return result
         finally:
             _upload.reset(token)
@@ -242,17 +274,18 @@ class AnalyticsClient:
         self,
         span: Span,
         read: Callable[[], Outcome | None],
-        counted_on: Leadtrace | None = None,
+        counted_on: Leadtrace,
+        operation: str = "upload",
     ) -> None:
-        """Put the outcome on ``span``; an upload is also counted on ``counted_on``'s metrics."""
+        """Count the outcome on ``counted_on``'s vendor metrics and put it on ``span``.
+
+        Uploads always have an outcome; a producer call only when it failed.
+        """
         try:
             outcome = read()
             if outcome is None:
                 return
-            if counted_on is not None:
-                count_outcome(
-                    self.vendor, "upload", None, outcome, semconv.LAYER_CAPTURE, counted_on
-                )
+            count_outcome(self.vendor, operation, None, outcome, semconv.LAYER_CAPTURE, counted_on)
             record_outcome(span, outcome, semconv.LAYER_CAPTURE)
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.finish")
@@ -263,11 +296,13 @@ def _queued(span: Span, result: Any) -> Outcome | None:
     if not (isinstance(result, tuple) and len(result) == 2):
         return None
     success, msg = result
-    if isinstance(msg, dict) and msg.get("messageId") is not None:
+    recording = span.is_recording()
+    if recording and isinstance(msg, dict) and msg.get("messageId") is not None:
         span.set_attribute(semconv.VENDOR_MESSAGE_ID, str(msg["messageId"]))
     if success:
         return None
-    span.set_attribute(semconv.VENDOR_QUEUED, False)
+    if recording:
+        span.set_attribute(semconv.VENDOR_QUEUED, False)
     return Outcome(reason=semconv.FAILURE_QUEUE_FULL)
 
 

@@ -51,6 +51,9 @@ class RudderStackInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untype
 
     ``instrument()`` options:
         tracer_provider: provider for the spans; default: leadtrace's current handle.
+        producer_spans: ``False`` makes no span per message (for high-volume tracking): the
+            message is stamped with the caller's current span and journey instead, and the
+            upload span links to that span. Default ``True``.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -64,6 +67,7 @@ class RudderStackInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untype
             rudderstack.analytics.consumer.Consumer,
             rudderstack.analytics.consumer,
             VendorTracer(_SCOPE, kwargs.get("tracer_provider")),
+            producer_spans=bool(kwargs.get("producer_spans", True)),
         )
         self._client.wrap()
 
