@@ -563,3 +563,21 @@ def test_calls_are_counted_when_the_span_is_not_sampled(
     failed = {semconv.FAILURE_LAYER: "crm", semconv.FAILURE_REASON: "server_error"}
     assert counts["crm_write_success"] == (1, 2)
     assert points == {key(**synthetic): 1, key(**synthetic, **failed): 1}
+
+
+def test_an_address_in_an_object_type_never_reaches_a_metric(
+    api: HTTPServer, capture: Capture
+) -> None:
+    """Metrics do not pass the span scrubber: an e-mail address a caller put where an object
+    type belongs is replaced in the metric attributes as on the span."""
+    from hubspot.crm.objects import SimplePublicObjectInputForCreate as ObjectInput
+
+    api.expect_request(f"/crm/v3/objects/{EMAIL}", method="POST").respond_with_response(
+        json_response(201, hubspot_object("88"))
+    )
+    client(api).crm.objects.basic_api.create(EMAIL, ObjectInput(properties={"name": "x"}))
+    points = capture.metric_points("martech.vendor.calls")
+    assert len(points) == 1
+    assert EMAIL not in repr([p.attributes for p in points])
+    assert EMAIL not in repr([(r.name, dict(r.attributes)) for r in capture.records()])
+    assert points[0].attributes[semconv.VENDOR_OPERATION] == "[redacted] create"

@@ -14,16 +14,19 @@ traces are sampled. It exports, on the current leadtrace handle's meter:
     Calls left in the vendor's rate-limit window, from the last answer that said so.
     Prometheus: ``martech_vendor_rate_limit_remaining``.
 
-Attributes are bounded: ``martech.vendor.name``, ``martech.vendor.operation`` (capped at
-:data:`OPERATION_LIMIT` values, then ``_other``), ``martech.crm.object``,
-``martech.failure.layer``, ``martech.failure.reason`` and ``martech.journey.synthetic``.
+Attributes are bounded: ``martech.vendor.name``, ``martech.vendor.operation`` and
+``martech.crm.object`` (together capped at :data:`OPERATION_LIMIT` distinct values, then
+``_other``; an e-mail address or phone number in one, from a caller-chosen object type, is
+replaced by the marker), ``martech.failure.layer``, ``martech.failure.reason`` and
+``martech.journey.synthetic``.
 Nothing from the request or the record (ids, property values) becomes a metric attribute.
 Cost on the caller: one dict update under a lock; the instruments are observable and read
 the counts when a metric reader collects.
 
 Owns: the vendor call instruments and their per-handle state.
 
-May import: ``semconv``, ``_active`` and ``context`` (the active handle and journey).
+May import: ``semconv``, ``_active`` and ``context`` (the active handle and journey), and
+``_pii`` (the detection rules).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from leadtrace import semconv
 from leadtrace._active import current
+from leadtrace._pii import scrub_text
 from leadtrace.context import current_journey
 
 if TYPE_CHECKING:
@@ -57,7 +61,7 @@ RETRIES: Final = "martech.vendor.retries"
 RATE_LIMIT_REMAINING: Final = "martech.vendor.rate_limit.remaining"
 """Gauge of calls left in a vendor's rate-limit window (``martech_vendor_rate_limit_remaining``)."""
 OPERATION_LIMIT: Final = 200
-"""Distinct ``martech.vendor.operation`` values per handle before the rest become ``_other``."""
+"""Distinct operation and CRM object values per handle before the rest become ``_other``."""
 _OVERFLOW: Final = "_other"
 
 
@@ -75,7 +79,7 @@ class _Instruments:
         self.calls: dict[tuple[tuple[str, str], ...], int] = {}
         self.retries: dict[str, int] = {}
         self.remaining: dict[str, int] = {}
-        self.operations: set[str] = set()
+        self.labels: dict[str, str] = {}
         meter.create_observable_counter(
             CALLS,
             callbacks=[self._observe_calls],
@@ -95,15 +99,19 @@ class _Instruments:
             description="Calls left in the vendor's rate-limit window (last answer).",
         )
 
-    def operation(self, name: str) -> str:
-        """``name``, or ``_other`` once :data:`OPERATION_LIMIT` others were seen."""
-        if name in self.operations:
-            return name
+    def label(self, value: str) -> str:
+        """``value`` as a metric attribute value: an e-mail address or phone number in it
+        is replaced by the marker (metrics do not pass the span scrubber), and past
+        :data:`OPERATION_LIMIT` distinct values the rest become ``_other``. Each distinct
+        value is checked once."""
+        found = self.labels.get(value)
+        if found is not None:
+            return found
         with self.lock:
-            if len(self.operations) >= OPERATION_LIMIT:
+            if len(self.labels) >= OPERATION_LIMIT:
                 return _OVERFLOW
-            self.operations.add(name)
-        return name
+            found = self.labels[value] = scrub_text(value)
+        return found
 
     def count(
         self,
@@ -178,14 +186,14 @@ def count_call(
     journey = current_journey()
     key: tuple[tuple[str, str], ...] = (
         (semconv.VENDOR_NAME, vendor),
-        (semconv.VENDOR_OPERATION, instruments.operation(operation)),
+        (semconv.VENDOR_OPERATION, instruments.label(operation)),
         (
             semconv.JOURNEY_SYNTHETIC,
             "true" if journey is not None and journey.synthetic else "false",
         ),
     )
     if crm_object:
-        key += ((semconv.CRM_OBJECT, crm_object),)
+        key += ((semconv.CRM_OBJECT, instruments.label(crm_object)),)
     if failure_reason is not None:
         key += (
             (semconv.FAILURE_LAYER, failure_layer or ""),
