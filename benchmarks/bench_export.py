@@ -93,9 +93,10 @@ def _leadtrace_attributes() -> dict[str, Any]:
     )
     with handle.activate(), leadtrace.journey():
         leadtrace.emit("lead_routed", **_lead_routed(0))
-    (span,) = handle.finished_spans()
+    # the journey opens its own `journey` span too (docs/journeys.md, trace model)
+    (span,) = [s for s in handle.finished_spans() if s.name == "lead_routed"]
     handle.shutdown()
-    return dict(span.attributes)
+    return dict(span.attributes or {})
 
 
 def _run(variant: str, url: str) -> Run:
