@@ -100,8 +100,12 @@ def test_user_events_register_with_versions() -> None:
     try:
         assert events.get("demo_booked") is DemoBookedV2
         assert events.get("demo_booked", "1-0-0") is DemoBooked
+        events.unregister("demo_booked", "1-0-1")  # the newest left is the latest again
+        assert events.get("demo_booked") is DemoBooked
     finally:
         events.unregister("demo_booked")
+    with pytest.raises(UnknownEventError):
+        events.get("demo_booked")
 
 
 @pytest.mark.parametrize(

@@ -457,7 +457,16 @@ class OpportunityCreated(Event):
 E = TypeVar("E", bound=type[Event])
 
 _registry: dict[str, dict[str, type[Event]]] = {}
+_latest: dict[str, type[Event]] = {}  # per name, its highest version; kept under _lock
 _lock = threading.Lock()
+
+
+def _refresh_latest(name: str) -> None:
+    versions = _registry.get(name)
+    if versions:
+        _latest[name] = versions[max(versions, key=parse_version)]
+    else:
+        _latest.pop(name, None)
 
 
 def register(cls: E) -> E:
@@ -491,6 +500,7 @@ def register(cls: E) -> E:
                 "immutable: bump event_version for the new model"
             )
         versions[version] = cls
+        _refresh_latest(name)
     return cls
 
 
@@ -501,6 +511,7 @@ def unregister(name: str, version: str | None = None) -> None:
             _registry.pop(name, None)
         else:
             _registry.get(name, {}).pop(version, None)
+        _refresh_latest(name)
 
 
 def get(name: str, version: str | None = None) -> type[Event]:
@@ -509,6 +520,10 @@ def get(name: str, version: str | None = None) -> type[Event]:
     Raises:
         UnknownEventError: nothing is registered under that name or version.
     """
+    if version is None:
+        latest = _latest.get(name)
+        if latest is not None:
+            return latest
     versions = _registry.get(name)
     if not versions:
         raise UnknownEventError(
