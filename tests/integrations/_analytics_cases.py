@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from _vendorserver import SpyTracerProvider, json_response, named, vendor_spans
+from _vendorserver import SpyTracerProvider, json_response, metric_points, named, vendor_spans
 from opentelemetry.trace import NoOpTracerProvider
 from pytest_httpserver import HTTPServer
 
@@ -189,7 +189,7 @@ def _upload_labels(analytics: Analytics) -> dict[str, str]:
 
 def _points(capture: Capture, name: str) -> list[tuple[dict[str, Any], float]]:
     """``(attributes, value)`` of each point of metric ``name``."""
-    return [(p.attributes, p.value) for p in capture.metric_points(name)]
+    return [(p.attributes, p.value) for p in metric_points(capture, name)]
 
 
 def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> None:

@@ -13,7 +13,7 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from leadtrace.testing import Capture, SpanRecord
+from leadtrace.testing import Capture, MetricPoint, SpanRecord
 
 STAMP = "2026-01-01T09:00:00.000Z"
 CORRELATION_ID = "aeb5f871-7f07-4993-9211-075dc63e7cbf"
@@ -100,6 +100,19 @@ HUBSPOT_RATE_HEADERS = {
 }
 
 
+# --- metric helpers -------------------------------------------------------------------------
+
+
+def metric_points(capture: Capture, name: str) -> list[MetricPoint]:
+    """Points of metric ``name`` once every series has reported its count.
+
+    A new vendor counter series is reported at zero on its first collection (so Prometheus's
+    rate() sees its first call): collect once, then read.
+    """
+    capture.metric_points(name)
+    return capture.metric_points(name)
+
+
 # --- span helpers ---------------------------------------------------------------------------
 
 
@@ -163,6 +176,7 @@ __all__ = [
     "hubspot_object",
     "json_response",
     "malformed",
+    "metric_points",
     "named",
     "slow",
     "vendor_server",

@@ -15,6 +15,7 @@ from _vendorserver import (
     SpyTracerProvider,
     json_response,
     malformed,
+    metric_points,
     named,
     slow,
     vendor_server,
@@ -263,7 +264,7 @@ def test_error_statuses_classify(
     assert span.attributes[semconv.FAILURE_REASON] == reason
     assert span.attributes[semconv.FAILURE_LAYER] == "crm"
     assert span.attributes["http.response.status_code"] == status
-    (point,) = capture.metric_points("martech.vendor.calls")
+    (point,) = metric_points(capture, "martech.vendor.calls")
     assert point.attributes == {
         semconv.VENDOR_NAME: "salesforce",
         semconv.VENDOR_OPERATION: "Lead create",
@@ -292,7 +293,7 @@ def test_duplicate_counts_as_identity_failure_and_a_bad_write(
         client.Lead.create(LEAD)
     reasons = {
         (p.attributes.get(semconv.FAILURE_LAYER), p.attributes.get(semconv.FAILURE_REASON)): p.value
-        for p in capture.metric_points("martech.vendor.calls")
+        for p in metric_points(capture, "martech.vendor.calls")
     }
     assert reasons == {("identity", "duplicate"): 1, (None, None): 1}
     assert recorder_of(capture.handle).counts()["crm_write_success"] == (1, 2)

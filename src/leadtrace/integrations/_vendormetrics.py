@@ -21,7 +21,9 @@ replaced by the marker), ``martech.failure.layer``, ``martech.failure.reason`` a
 ``martech.journey.synthetic``.
 Nothing from the request or the record (ids, property values) becomes a metric attribute.
 Cost on the caller: one dict update under a lock; the instruments are observable and read
-the counts when a metric reader collects.
+the counts when a metric reader collects. Like the SLI counters, a new counter series is
+reported at zero once (its first collection) before its count, so Prometheus's ``rate()``
+sees its first call.
 
 Owns: the vendor call instruments and their per-handle state.
 
@@ -34,7 +36,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
@@ -71,6 +73,10 @@ class _Instruments:
     The caller pays for one dict update under a lock: the counts are kept here and read by
     observable instruments when a metric reader collects (an OpenTelemetry counter's
     ``add()`` costs about half a span start per call on this path).
+
+    A new series is reported at zero once before its count, because Prometheus's ``rate()``
+    and ``increase()`` start from a series' first sample: the first rate-limited or failed
+    call of a kind would otherwise never show on the dashboard.
     """
 
     def __init__(self, handle: Leadtrace) -> None:
@@ -78,6 +84,7 @@ class _Instruments:
         self.lock = threading.Lock()
         self.calls: dict[tuple[tuple[str, str], ...], int] = {}
         self.retries: dict[str, int] = {}
+        self.fresh: set[object] = set()  # series not reported yet: shown at zero once
         self.remaining: dict[str, int] = {}
         self.labels: dict[str, str] = {}
         meter.create_observable_counter(
@@ -122,20 +129,36 @@ class _Instruments:
     ) -> None:
         """Add one call under ``key``, its retries, and the quota it reported."""
         with self.lock:
-            self.calls[key] = self.calls.get(key, 0) + 1
+            calls = self.calls.get(key)
+            if calls is None:
+                self.fresh.add(key)
+            self.calls[key] = (calls or 0) + 1
             if retries:
-                self.retries[vendor] = self.retries.get(vendor, 0) + retries
+                before = self.retries.get(vendor)
+                if before is None:
+                    self.fresh.add(vendor)
+                self.retries[vendor] = (before or 0) + retries
             if remaining is not None:
                 self.remaining[vendor] = remaining
 
+    def _reported(self, items: Iterable[tuple[Any, int]]) -> list[tuple[Any, int]]:
+        """``(key, value)`` pairs to report: a fresh key's value is zero, this once."""
+        out = []
+        for key, value in items:
+            if key in self.fresh:
+                self.fresh.discard(key)
+                value = 0
+            out.append((key, value))
+        return out
+
     def _observe_calls(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self.lock:
-            seen = list(self.calls.items())
+            seen = self._reported(list(self.calls.items()))
         return [Observation(value, dict(key)) for key, value in seen]
 
     def _observe_retries(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self.lock:
-            seen = sorted(self.retries.items())
+            seen = self._reported(sorted(self.retries.items()))
         return [Observation(value, {semconv.VENDOR_NAME: vendor}) for vendor, value in seen]
 
     def _observe_remaining(self, _options: CallbackOptions) -> Iterable[Observation]:
