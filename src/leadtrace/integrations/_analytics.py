@@ -177,9 +177,7 @@ class AnalyticsClient:
             except Exception as exc:
                 self._finish(span, functools.partial(_failure, exc), runtime, kind)
                 raise
-            if token is not None or not (isinstance(result, tuple) and result[:1] == (True,)):
-                # with a producer span: its messageId; without: only a refused message
-                self._finish(span, functools.partial(_queued, span, result), runtime, kind)
+            self._finish(span, functools.partial(_queued, span, result), runtime, kind)
             return result
         finally:
             if token is not None:

@@ -215,24 +215,25 @@ class _Shape:
     name: str
     operation: str
     crm_object: str
+    crm_operation: str | None
     emits: bool  # a write of a Lead or Contact: emits crm_updated
     attributes: dict[str, Any]
 
 
 @functools.lru_cache(maxsize=1024)
 def _shape(object_name: str, operation: str, crm_operation: str | None) -> _Shape:
+    label = f"{object_name} {operation}"
+    crm_object = singular(object_name)
     attrs: dict[str, Any] = {
         semconv.VENDOR_NAME: semconv.VENDOR_SALESFORCE,
-        semconv.VENDOR_OPERATION: f"{object_name} {operation}",
+        semconv.VENDOR_OPERATION: label,
         semconv.CRM_SYSTEM: semconv.VENDOR_SALESFORCE,
-        semconv.CRM_OBJECT: singular(object_name),
+        semconv.CRM_OBJECT: crm_object,
     }
     if crm_operation is not None:
         attrs[semconv.CRM_OPERATION] = crm_operation
-    crm_object = singular(object_name)
     emits = crm_operation in _WRITES and crm_object in LEAD_OBJECTS
-    label = f"{object_name} {operation}"
-    return _Shape(f"salesforce {label}", label, crm_object, emits, attrs)
+    return _Shape(f"salesforce {label}", label, crm_object, crm_operation, emits, attrs)
 
 
 class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped base
@@ -350,10 +351,9 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                 semconv.LAYER_CRM,
             )
             record_outcome(span, outcome, semconv.LAYER_CRM)
-            crm_operation = shape.attributes.get(semconv.CRM_OPERATION)
-            if emits and crm_operation is not None:
+            if emits and shape.crm_operation is not None:
                 crm_write_failed(
-                    semconv.VENDOR_SALESFORCE, shape.crm_object, crm_operation, outcome
+                    semconv.VENDOR_SALESFORCE, shape.crm_object, shape.crm_operation, outcome
                 )
             return outcome
         except Exception as exc:
