@@ -27,14 +27,13 @@ sees its first call.
 
 Owns: the vendor call instruments and their per-handle state.
 
-May import: ``semconv``, ``_active`` and ``context`` (the active handle and journey), and
-``_pii`` (the detection rules).
+May import: ``semconv``, ``_active`` and ``context`` (the active handle and journey),
+``_perhandle`` (per-handle state) and ``_pii`` (the detection rules).
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,6 +41,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from leadtrace import semconv
 from leadtrace._active import current
+from leadtrace._perhandle import PerHandle
 from leadtrace._pii import scrub_text
 from leadtrace.context import current_journey
 
@@ -167,18 +167,7 @@ class _Instruments:
         return [Observation(value, {semconv.VENDOR_NAME: vendor}) for vendor, value in seen]
 
 
-_handles: weakref.WeakKeyDictionary[Leadtrace, _Instruments] = weakref.WeakKeyDictionary()
-_handles_lock = threading.Lock()
-
-
-def _instruments(handle: Leadtrace) -> _Instruments:
-    found = _handles.get(handle)
-    if found is None:
-        with _handles_lock:
-            found = _handles.get(handle)
-            if found is None:
-                found = _handles[handle] = _Instruments(handle)
-    return found
+_instruments: PerHandle[_Instruments] = PerHandle(_Instruments)
 
 
 def count_call(
@@ -205,7 +194,7 @@ def count_call(
         handle: the leadtrace handle to count on; default the current one (a consumer
             thread passes the handle that owns its queue).
     """
-    instruments = _instruments(handle if handle is not None else current())
+    instruments = _instruments.get(handle if handle is not None else current())
     journey = current_journey()
     key: tuple[tuple[str, str], ...] = (
         (semconv.VENDOR_NAME, vendor),

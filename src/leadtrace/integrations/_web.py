@@ -12,8 +12,6 @@ without a journey.
 from __future__ import annotations
 
 import contextlib
-import threading
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +26,7 @@ from leadtrace import semconv
 from leadtrace._config import MIN_HASH_KEY_BYTES, Settings
 from leadtrace._emit import emit_with
 from leadtrace._guard import internal_error
+from leadtrace._perhandle import PerHandle
 from leadtrace._runtime import Leadtrace, current
 from leadtrace._sdk import add_attributes, baggage_key
 from leadtrace.consent import ConsentState, consent_from_request
@@ -311,23 +310,15 @@ def _cookie_context(state: AttributionState, synthetic: bool) -> BusinessContext
     )
 
 
-_counters: weakref.WeakKeyDictionary[Leadtrace, Counter] = weakref.WeakKeyDictionary()
-_counters_lock = threading.Lock()
+def _make_rejected_counter(runtime: Leadtrace) -> Counter:
+    return runtime.meter.create_counter(
+        "leadtrace.web.rejected",
+        unit="{input}",
+        description="Untrusted request inputs the web integrations ignored, by reason.",
+    )
 
 
-def _rejected_counter(runtime: Leadtrace) -> Counter:
-    counter = _counters.get(runtime)
-    if counter is None:
-        with _counters_lock:
-            counter = _counters.get(runtime)
-            if counter is None:
-                counter = runtime.meter.create_counter(
-                    "leadtrace.web.rejected",
-                    unit="{input}",
-                    description="Untrusted request inputs the web integrations ignored, by reason.",
-                )
-                _counters[runtime] = counter
-    return counter
+_rejected_counters: PerHandle[Counter] = PerHandle(_make_rejected_counter)
 
 
 _STEADY_MAX: Final = 1024
@@ -604,7 +595,7 @@ class WebJourneys:
         )
 
         if rejected:
-            counter = _rejected_counter(runtime)
+            counter = _rejected_counters.get(runtime)
             for reason in rejected:
                 counter.add(1, {"reason": reason})
 
@@ -726,7 +717,7 @@ class WebRequest:
         for key in doomed:
             ctx = baggage.remove_baggage(key, ctx)
         self._baggage_token = otel_context.attach(ctx)
-        _rejected_counter(self.runtime).add(len(doomed), {"reason": "untrusted_baggage"})
+        _rejected_counters.get(self.runtime).add(len(doomed), {"reason": "untrusted_baggage"})
 
     def response_cookie(self) -> SetCookie | None:
         """The cookie to set on the response (None: leave the browser's cookie as it is).
