@@ -438,28 +438,12 @@ def build(slis: SliFile | None = None) -> dict[str, Any]:
     trace_query = '{ span.martech.campaign.id =~ "$campaign" }'
     journey_query = '{ span.martech.journey.id = "$journey" }'
     trace_links = [
-        gd.DashboardLink("Traces of this campaign (Tempo)")
-        .type(gm.DashboardLinkType.LINK)
-        .url(_trace_url("${tempo}", {"queryType": "traceql", "query": trace_query}))
-        .target_blank(True),
-        gd.DashboardLink("Traces of this campaign (Jaeger)")
-        .type(gm.DashboardLinkType.LINK)
-        .url(
-            _trace_url(
-                "${jaeger}", {"queryType": "search", "tags": "martech.campaign.id=$campaign"}
-            )
-        )
-        .target_blank(True),
-        gd.DashboardLink("Trace of this journey (Tempo)")
-        .type(gm.DashboardLinkType.LINK)
-        .url(_trace_url("${tempo}", {"queryType": "traceql", "query": journey_query}))
-        .target_blank(True),
-        gd.DashboardLink("Trace of this journey (Jaeger)")
-        .type(gm.DashboardLinkType.LINK)
-        .url(
-            _trace_url("${jaeger}", {"queryType": "search", "tags": "martech.journey.id=$journey"})
-        )
-        .target_blank(True),
+        *_trace_links(
+            gd, gm, "Traces of this campaign", trace_query, "martech.campaign.id=$campaign"
+        ),
+        *_trace_links(
+            gd, gm, "Trace of this journey", journey_query, "martech.journey.id=$journey"
+        ),
     ]
     x = y = row_height = 0
     for index, panel in enumerate(panels(spec), start=1):
@@ -523,6 +507,21 @@ def build(slis: SliFile | None = None) -> dict[str, Any]:
         row_height = max(row_height, panel.height)
     result: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
     return result
+
+
+def _trace_links(gd: Any, gm: Any, title: str, traceql: str, jaeger_tags: str) -> list[Any]:
+    """``title (Tempo)`` with a TraceQL query and ``title (Jaeger)`` with a tag search."""
+    queries = (
+        ("Tempo", "${tempo}", {"queryType": "traceql", "query": traceql}),
+        ("Jaeger", "${jaeger}", {"queryType": "search", "tags": jaeger_tags}),
+    )
+    return [
+        gd.DashboardLink(f"{title} ({name})")
+        .type(gm.DashboardLinkType.LINK)
+        .url(_trace_url(datasource, query))
+        .target_blank(True)
+        for name, datasource, query in queries
+    ]
 
 
 def _status_mappings(gm: Any) -> list[Any]:
