@@ -21,6 +21,7 @@ import re
 import threading
 import time
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -81,18 +82,22 @@ def _check(
     return {k: scrub(str(v))[:128] for k, v in sorted(labels.items())}
 
 
-_counters: dict[int, Counter] = {}
+# Keyed by the meter itself, weakly: an id() key could be reused by a later meter once the
+# first is gone, which would then count on the dead meter's counter.
+_counters: weakref.WeakKeyDictionary[Meter, Counter] = weakref.WeakKeyDictionary()
+_counters_lock = threading.Lock()
 
 
 def change_counter(meter: Meter) -> Counter:
     """The ``martech.changes`` counter on ``meter`` (created once per meter)."""
-    found = _counters.get(id(meter))
-    if found is None:
-        found = _counters[id(meter)] = meter.create_counter(
-            CHANGES,
-            unit="{change}",
-            description="Changes recorded: deployments, schema changes, routing-rule edits...",
-        )
+    with _counters_lock:
+        found = _counters.get(meter)
+        if found is None:
+            found = _counters[meter] = meter.create_counter(
+                CHANGES,
+                unit="{change}",
+                description="Changes recorded: deployments, schema changes, routing-rule edits...",
+            )
     return found
 
 
