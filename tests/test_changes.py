@@ -158,6 +158,11 @@ def test_startup_change_names_version_and_schema_digest(
     (span,) = handle.finished_spans()
     digests = [e.attributes["martech.change.label.event_schemas"] for e in span.events]
     assert len(set(digests)) == 2
+    listed = [e.attributes["martech.change.event_schemas"] for e in span.events]
+    assert listed == [
+        ("crm_updated:1-0-0", "lead_routed:1-0-0"),
+        ("crm_updated:1-0-0", "lead_routed:1-0-1"),
+    ]
 
 
 def test_cli_records_and_posts(grafana: Grafana) -> None:

@@ -54,6 +54,9 @@ CHANGE_SUMMARY: Final = "martech.change.summary"
 """One-line human summary of the change (span attribute only, scrubbed)."""
 CHANGE_LABEL_PREFIX: Final = "martech.change.label."
 """Prefix of the free-form labels of a change (span attributes only)."""
+CHANGE_EVENT_SCHEMAS: Final = "martech.change.event_schemas"
+"""The deployment change ``configure()`` records: every event schema as ``name:version``
+(span event and log record only)."""
 
 CHANGE_KINDS: Final = frozenset(
     {"deployment", "schema_change", "routing_rule", "vendor_incident", "configuration"}
@@ -190,10 +193,25 @@ def record_change(
     Raises:
         ConfigError: ``kind``, ``summary`` or a label name is invalid (the message says which).
     """
+    return _record(handle, kind, summary, scrub, grafana, labels, {})
+
+
+def _record(
+    handle: Leadtrace,
+    kind: str,
+    summary: str,
+    scrub: Callable[[str], str],
+    grafana: GrafanaAnnotations | None,
+    labels: Mapping[str, Any],
+    details: Mapping[str, Any],
+) -> threading.Thread | None:
+    """:func:`record_change`, plus ``details``: facts leadtrace itself records on the span
+    event and log record (not labels: no length cap, no Grafana tag)."""
     clean = _check(kind, summary, labels, scrub)
     text = scrub(summary.strip())[:_MAX_SUMMARY]
     attributes: dict[str, Any] = {CHANGE_KIND: kind, CHANGE_SUMMARY: text}
     attributes.update({CHANGE_LABEL_PREFIX + k: v for k, v in clean.items()})
+    attributes.update(details)
     at_ns = time.time_ns()
     span = trace.get_current_span()
     if span.is_recording():
@@ -210,9 +228,10 @@ def record_change(
 def record_startup(handle: Leadtrace, schemas: Iterable[str]) -> None:
     """The change ``configure()`` records: this service version with its event schemas.
 
-    ``schemas`` are ``name:version`` strings; they are summarised by a digest (a change of any
-    event's version changes it), so deployments with different event contracts are told
-    apart on the timeline.
+    ``schemas`` are ``name:version`` strings: the span event and log record list them all
+    (:data:`CHANGE_EVENT_SCHEMAS`), and a digest of them labels the change and its Grafana
+    annotation (a change of any event's version changes it), so deployments with different
+    event contracts are told apart on the timeline.
     """
     import hashlib
 
@@ -220,13 +239,13 @@ def record_startup(handle: Leadtrace, schemas: Iterable[str]) -> None:
     digest = hashlib.sha256(",".join(versions).encode()).hexdigest()[:12]
     settings = handle.settings
     version = settings.service_version or "unversioned"
-    record_change(
+    _record(
         handle,
         "deployment",
         f"{settings.service_name} {version} started with {len(versions)} event schemas "
         f"(digest {digest})",
-        scrub=str,  # settings only: no personal data to clean
-        service=settings.service_name,
-        service_version=version,
-        event_schemas=digest,
+        str,  # settings only: no personal data to clean
+        None,
+        {"service": settings.service_name, "service_version": version, "event_schemas": digest},
+        {CHANGE_EVENT_SCHEMAS: tuple(versions)},
     )
