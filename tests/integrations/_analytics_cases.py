@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from _vendorserver import SpyTracerProvider, json_response, metric_points, named, vendor_spans
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.trace import NoOpTracerProvider
 from pytest_httpserver import HTTPServer
 
@@ -134,6 +135,33 @@ def test_upload_span_links_to_its_producers(analytics: Analytics, capture: Captu
     assert linked == {(p.trace_id, p.span_id) for p in producers}
     identify = named(capture, f"{analytics.vendor} identify")[0]
     assert len(identify.attributes[semconv.IDENTITY_EMAIL_HASH]) == 64
+
+
+@pytest.mark.parametrize("http_spans", [False, True])
+def test_the_upload_span_is_the_http_client_span(
+    analytics: Analytics, leadtrace_capture: Capture, http_spans: bool
+) -> None:
+    """With requests instrumented too: by default no second HTTP span under the upload span
+    and no trace header to the vendor; ``http_spans=True`` keeps both."""
+    ok(analytics.server)
+    client = analytics.client()
+    requests_instrumentor = RequestsInstrumentor()
+    requests_instrumentor.instrument(tracer_provider=leadtrace_capture.handle.tracer_provider)
+    analytics.instrumentor.instrument(http_spans=http_spans)
+    try:
+        client.track("user-1", "Demo Requested")
+        client.flush()
+    finally:
+        analytics.instrumentor.uninstrument()
+        requests_instrumentor.uninstrument()
+    (upload,) = named(leadtrace_capture, f"{analytics.vendor} upload")
+    assert upload.attributes["http.request.method"] == "POST"
+    assert upload.attributes["server.address"] == analytics.server.host
+    assert upload.attributes["server.port"] == analytics.server.port
+    children = [r.name for r in leadtrace_capture.records() if r.parent_span_id == upload.span_id]
+    assert children == (["POST"] if http_spans else [])
+    ((request, _response),) = analytics.server.log
+    assert ("traceparent" in request.headers) is http_spans
 
 
 def test_server_error_is_retried_and_counted(analytics: Analytics, capture: Capture) -> None:

@@ -30,6 +30,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException
+from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
@@ -392,6 +393,34 @@ def test_instrumentation_fault_never_reaches_the_caller(
         (point,) = lenient.metric_points("leadtrace.internal_errors")
     assert point.attributes["where"] == "hubspot.start"
     assert point.value == 1
+
+
+@pytest.mark.parametrize("http_spans", [False, True])
+def test_the_hubspot_span_is_the_http_client_span(
+    api: HTTPServer, leadtrace_capture: Capture, http_spans: bool
+) -> None:
+    """With urllib3 instrumented too: by default no second HTTP span under the HubSpot span
+    and no trace header to HubSpot; ``http_spans=True`` keeps both."""
+    api.expect_request(CONTACTS, method="POST").respond_with_response(
+        json_response(201, hubspot_object("512"))
+    )
+    urllib3_instrumentor = URLLib3Instrumentor()
+    urllib3_instrumentor.instrument(tracer_provider=leadtrace_capture.handle.tracer_provider)
+    HubSpotInstrumentor().instrument(http_spans=http_spans, emit_events=False)
+    try:
+        create_contact(api)
+    finally:
+        HubSpotInstrumentor().uninstrument()
+        urllib3_instrumentor.uninstrument()
+    (span,) = vendor_spans(leadtrace_capture, "hubspot")
+    assert span.attributes["http.request.method"] == "POST"
+    assert span.attributes["server.address"] == api.host
+    assert span.attributes["server.port"] == api.port
+    assert span.attributes["http.response.status_code"] == 201
+    children = [r.name for r in leadtrace_capture.records() if r.parent_span_id == span.span_id]
+    assert children == (["POST"] if http_spans else [])
+    ((request, _response),) = api.log
+    assert ("traceparent" in request.headers) is http_spans
 
 
 def test_uninstrument_restores_the_client(api: HTTPServer, leadtrace_capture: Capture) -> None:

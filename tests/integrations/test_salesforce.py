@@ -411,6 +411,34 @@ def test_bulk2_workers_run_inside_the_jobs_trace(api: HTTPServer, capture: Captu
     assert {r.parent_span_id for r in http} == {span.span_id}
 
 
+@pytest.mark.parametrize("http_spans", [False, True])
+def test_the_record_span_is_the_http_client_span(
+    api: HTTPServer, leadtrace_capture: Capture, http_spans: bool
+) -> None:
+    """With requests instrumented too: by default no second HTTP span under a record
+    operation's span and no trace header to Salesforce; ``http_spans=True`` keeps both."""
+    api.expect_request(lead_path(api), method="POST").respond_with_json(
+        {"id": LEAD_ID, "success": True, "errors": []}, status=201
+    )
+    client = salesforce(api)
+    requests_instrumentor = RequestsInstrumentor()
+    requests_instrumentor.instrument(tracer_provider=leadtrace_capture.handle.tracer_provider)
+    SalesforceInstrumentor().instrument(http_spans=http_spans, emit_events=False)
+    try:
+        client.Lead.create(LEAD)
+    finally:
+        SalesforceInstrumentor().uninstrument()
+        requests_instrumentor.uninstrument()
+    (span,) = vendor_spans(leadtrace_capture, "salesforce")
+    assert span.attributes["http.request.method"] == "POST"
+    assert span.attributes["server.address"] == urlsplit(client.Lead.base_url).hostname
+    assert span.attributes["server.port"] == api.port
+    children = [r.name for r in leadtrace_capture.records() if r.parent_span_id == span.span_id]
+    assert children == (["POST"] if http_spans else [])
+    ((request, _response),) = api.log
+    assert ("traceparent" in request.headers) is http_spans
+
+
 def test_emit_events_false_keeps_the_span_and_drops_the_event(
     api: HTTPServer, leadtrace_capture: Capture
 ) -> None:

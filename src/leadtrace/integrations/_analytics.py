@@ -29,15 +29,18 @@ from leadtrace._runtime import Leadtrace, current
 from leadtrace._sdk import add_attributes
 from leadtrace.context import current_journey
 from leadtrace.integrations._vendor import (
+    HTTP_REQUEST_METHOD,
     Outcome,
     VendorTracer,
     count_outcome,
     failure_of_exception,
     failure_of_status,
     hashed_email,
+    http_guard,
     property_names,
     record_outcome,
     retry_after,
+    server_attributes,
 )
 
 __all__ = ["MAX_LINKS", "AnalyticsClient"]
@@ -107,6 +110,9 @@ class AnalyticsClient:
         tracer: where spans go.
         producer_spans: False makes no span per message: the message is stamped with the
             caller's current span instead, and the upload span links to that span.
+        http_spans: keep the spans of OpenTelemetry's requests instrumentation under the
+            upload span (default False: the upload span is the HTTP client span).
+        default_host: where the client sends when it was given no host.
     """
 
     def __init__(
@@ -117,9 +123,13 @@ class AnalyticsClient:
         consumer_module: Any,
         tracer: VendorTracer,
         producer_spans: bool = True,
+        http_spans: bool = False,
+        default_host: str | None = None,
     ) -> None:
         self.vendor = vendor
         self.producer_spans = producer_spans
+        self._http = http_guard(http_spans)
+        self.default_host = default_host
         self.client = client
         self.consumer = consumer
         self.consumer_module = consumer_module
@@ -236,13 +246,16 @@ class AnalyticsClient:
                 f"{self.vendor} upload", context=_EMPTY, kind=SpanKind.CLIENT, links=links
             )
             if span.is_recording():
-                span.set_attributes(
-                    {
-                        semconv.VENDOR_NAME: self.vendor,
-                        semconv.VENDOR_OPERATION: "upload",
-                        semconv.VENDOR_BATCH_SIZE: len(messages),
-                    }
-                )
+                attrs: dict[str, Any] = {
+                    semconv.VENDOR_NAME: self.vendor,
+                    semconv.VENDOR_OPERATION: "upload",
+                    semconv.VENDOR_BATCH_SIZE: len(messages),
+                    HTTP_REQUEST_METHOD: "POST",
+                }
+                host = getattr(instance, "host", None) or self.default_host
+                if isinstance(host, str):
+                    attrs.update(server_attributes(host))
+                span.set_attributes(attrs)
             upload = _Upload()
             token = _upload.set(upload)
         except Exception as exc:
@@ -255,7 +268,8 @@ class AnalyticsClient:
                 # Read whether or not the span is recorded: the vendor metrics count every
                 # upload, sampled or not.
                 try:
-                    result = wrapped(*args, **kwargs)
+                    with self._http():
+                        result = wrapped(*args, **kwargs)
                 except Exception as exc:
                     self._finish(
                         span,

@@ -10,12 +10,17 @@ Request bodies never reach a span: only property names and keyed hashes of ident
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from leadtrace import semconv
@@ -29,6 +34,7 @@ from leadtrace.integrations._vendormetrics import count_call
 from leadtrace.privacy import hash_value, normalize_email
 
 __all__ = [
+    "HTTP_REQUEST_METHOD",
     "LEAD_OBJECTS",
     "Outcome",
     "VendorTracer",
@@ -39,10 +45,12 @@ __all__ = [
     "failure_of_exception",
     "failure_of_status",
     "hashed_email",
+    "http_guard",
     "lower_headers",
     "missing_client",
     "property_names",
     "record_outcome",
+    "server_attributes",
 ]
 
 LEAD_OBJECTS = frozenset({"contact", "lead"})
@@ -62,7 +70,12 @@ _TIMEOUT_NAMES = frozenset(
         "TimeoutError",
     }
 )
+HTTP_REQUEST_METHOD = "http.request.method"
+"""OpenTelemetry's attribute for the HTTP method; vendor spans carry it (they are the HTTP
+client span of their call)."""
 _HTTP_STATUS_CODE = "http.response.status_code"
+_SERVER_ADDRESS = "server.address"
+_SERVER_PORT = "server.port"
 _ERROR_TYPE = "error.type"
 
 
@@ -140,6 +153,38 @@ class Outcome:
     batch_size: int | None = None
     dropped: int | None = None
     requeued: int | None = None
+
+
+def http_guard(http_spans: bool) -> Callable[[], AbstractContextManager[object]]:
+    """What a vendor call's HTTP requests run under.
+
+    By default OpenTelemetry's HTTP client instrumentations (urllib3, requests) stay quiet
+    under a vendor span: the vendor span is the call's CLIENT span (one per operation, as
+    OpenTelemetry's own botocore instrumentation does for AWS calls), no second span repeats
+    it, and no ``traceparent`` or ``baggage`` header goes to the vendor. ``http_spans=True``
+    keeps their spans (children of the vendor span) and their headers.
+    """
+    return contextlib.nullcontext if http_spans else suppress_http_instrumentation
+
+
+@functools.lru_cache(maxsize=64)
+def server_attributes(base_url: str) -> tuple[tuple[str, str | int], ...]:
+    """``server.address`` and ``server.port`` of a vendor API's base URL, as attribute pairs.
+
+    The vendor span stands for the HTTP call, so it says where the call went (the host, never
+    the path: paths carry record ids). Empty for a URL without a host.
+    """
+    try:
+        parts = urlsplit(base_url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return ()
+    if not host:
+        return ()
+    if port is None:
+        port = {"https": 443, "http": 80}.get(parts.scheme)
+    pairs: tuple[tuple[str, str | int], ...] = ((_SERVER_ADDRESS, host),)
+    return pairs + (((_SERVER_PORT, port),) if port is not None else ())
 
 
 def missing_client(module: str, library: str, extra: str, exc: ImportError) -> ImportError:

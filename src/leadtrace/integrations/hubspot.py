@@ -55,6 +55,7 @@ from leadtrace._guard import internal_error
 from leadtrace._runtime import current
 from leadtrace._sdk import add_attributes
 from leadtrace.integrations._vendor import (
+    HTTP_REQUEST_METHOD,
     LEAD_OBJECTS,
     Outcome,
     VendorTracer,
@@ -65,10 +66,12 @@ from leadtrace.integrations._vendor import (
     failure_of_exception,
     failure_of_status,
     hashed_email,
+    http_guard,
     lower_headers,
     property_names,
     record_outcome,
     retry_after,
+    server_attributes,
     singular,
     to_int,
 )
@@ -105,6 +108,7 @@ class _Route:
     object_type: str  # empty when the path names none; "{...}" when it is a parameter
     operation: str
     crm_operation: str | None
+    method: str
 
 
 @functools.lru_cache(maxsize=1024)
@@ -126,7 +130,7 @@ def _route(resource_path: str, method: str) -> _Route:
     else:
         verbs = _ID_VERB if has_id else _LIST_VERB
         operation = verbs.get(method, method.lower())
-    return _Route(family, object_type, operation, _CRM_OPERATIONS.get(operation))
+    return _Route(family, object_type, operation, _CRM_OPERATIONS.get(operation), method)
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -280,6 +284,7 @@ def _shape(route: _Route, object_type: str) -> _Shape:
     attrs: dict[str, Any] = {
         semconv.VENDOR_NAME: semconv.VENDOR_HUBSPOT,
         semconv.VENDOR_OPERATION: operation,
+        HTTP_REQUEST_METHOD: route.method,
     }
     crm_object = singular(object_type)
     if route.family == "crm":
@@ -292,8 +297,13 @@ def _shape(route: _Route, object_type: str) -> _Shape:
     return _Shape(name, operation, crm_object, emits, attrs)
 
 
-def _start_attributes(span: Span, shape: _Shape, path_params: Any, body: Any) -> None:
+def _start_attributes(
+    span: Span, shape: _Shape, path_params: Any, body: Any, instance: Any
+) -> None:
     attrs = shape.attributes.copy()
+    host = getattr(getattr(instance, "configuration", None), "host", None)
+    if isinstance(host, str):
+        attrs.update(server_attributes(host))
     record_id = _record_id(path_params)
     if record_id is not None:
         attrs[semconv.CRM_RECORD_ID] = record_id
@@ -313,6 +323,9 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
     ``instrument()`` options:
         tracer_provider: provider for the spans; default: leadtrace's current handle.
         emit_events: emit ``crm_updated`` for landed contact / lead writes (default True).
+        http_spans: keep the spans (and the ``traceparent`` / ``baggage`` headers) of
+            OpenTelemetry's urllib3 instrumentation under each HubSpot span. Default False:
+            the HubSpot span is the call's HTTP client span (method, server, status, retries).
     """
 
     _lock = threading.Lock()
@@ -325,6 +338,7 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
     def _instrument(self, **kwargs: Any) -> None:
         self._tracer = VendorTracer(_SCOPE, kwargs.get("tracer_provider"))
         self._emit_events = bool(kwargs.get("emit_events", True))
+        self._http = http_guard(bool(kwargs.get("http_spans", False)))
         self._wrapped: list[Any] = []
         self._active = True
         for name in _api_client_modules():
@@ -399,7 +413,8 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
             shape = _shape(route, _object_type(route, path_params))
             span = self._tracer.start(shape.name)
             if span.is_recording():
-                _start_attributes(span, shape, path_params, _arg(args, kwargs, _BODY, "body"))
+                body = _arg(args, kwargs, _BODY, "body")
+                _start_attributes(span, shape, path_params, body, instance)
             # Activated by hand: trace.use_span's generator costs more than the span's own
             # attributes; the span ends (without recording the exception) either way.
             token = context.attach(trace.set_span_in_context(span))
@@ -410,7 +425,8 @@ class HubSpotInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
             # The outcome is read whether or not the span is recorded: the vendor metrics
             # and the SLIs count every call, sampled or not.
             try:
-                result = wrapped(*args, **kwargs)
+                with self._http():
+                    result = wrapped(*args, **kwargs)
             except Exception as exc:
                 self._finish(span, shape, route, functools.partial(_failure, exc))
                 raise

@@ -52,6 +52,7 @@ from leadtrace._guard import internal_error
 from leadtrace._runtime import Leadtrace, current
 from leadtrace._sdk import add_attributes
 from leadtrace.integrations._vendor import (
+    HTTP_REQUEST_METHOD,
     LEAD_OBJECTS,
     Outcome,
     VendorTracer,
@@ -61,8 +62,10 @@ from leadtrace.integrations._vendor import (
     failure_of_exception,
     failure_of_status,
     hashed_email,
+    http_guard,
     property_names,
     record_outcome,
+    server_attributes,
     singular,
 )
 
@@ -83,6 +86,7 @@ _OPERATIONS: dict[str, tuple[str, str | None, int | None, int | None]] = {
     "delete": ("delete", semconv.CRM_OPERATION_DELETE, 0, None),
     "get": ("get", None, 0, None),
 }
+_HTTP_METHODS = {"create": "POST", "upsert": "PATCH", "update": "PATCH", "delete": "DELETE"}
 _BULK_CRM = {
     "insert": semconv.CRM_OPERATION_CREATE,
     "upsert": semconv.CRM_OPERATION_UPSERT,
@@ -242,6 +246,10 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
     ``instrument()`` options:
         tracer_provider: provider for the spans; default: leadtrace's current handle.
         emit_events: emit ``crm_updated`` for landed Lead / Contact writes (default True).
+        http_spans: keep the spans (and the ``traceparent`` / ``baggage`` headers) of
+            OpenTelemetry's requests instrumentation under each record operation's span.
+            Default False: the Salesforce span is the call's HTTP client span (method,
+            server, status). Bulk jobs, many requests each, always keep them.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -251,6 +259,7 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
     def _instrument(self, **kwargs: Any) -> None:
         self._tracer = VendorTracer(_SCOPE, kwargs.get("tracer_provider"))
         self._emit_events = bool(kwargs.get("emit_events", True))
+        self._http = http_guard(bool(kwargs.get("http_spans", False)))
         self._jobs: dict[str, tuple[context.Context, Leadtrace]] = {}
         self._jobs_lock = threading.Lock()
         for method, spec in _OPERATIONS.items():
@@ -279,6 +288,8 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
         id_index: int | None,
         data_index: int | None,
     ) -> Callable[..., Any]:
+        http_method = _HTTP_METHODS.get(method, "GET")
+
         def wrapper(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
@@ -288,6 +299,10 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
                 span = self._tracer.start(shape.name)
                 if span.is_recording():
                     attrs = shape.attributes.copy()
+                    attrs[HTTP_REQUEST_METHOD] = http_method
+                    base_url = getattr(instance, "base_url", None)
+                    if isinstance(base_url, str):
+                        attrs.update(server_attributes(base_url))
                     if isinstance(record_id, str):
                         field, slash, _value = record_id.partition("/")
                         attrs[semconv.CRM_EXTERNAL_ID_FIELD if slash else semconv.CRM_RECORD_ID] = (
@@ -314,7 +329,8 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
             # and the SLIs count every call, sampled or not.
             try:
                 try:
-                    result = wrapped(*args, **kwargs)
+                    with self._http():
+                        result = wrapped(*args, **kwargs)
                 except Exception as exc:
                     self._finish(span, shape, emit, functools.partial(_failure, call, exc))
                     raise

@@ -54,6 +54,8 @@ class SegmentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
         producer_spans: ``False`` makes no span per message (for high-volume tracking): the
             message is stamped with the caller's current span and journey instead, and the
             upload span links to that span. Default ``True``.
+        http_spans: keep the spans of OpenTelemetry's requests instrumentation under the
+            upload span. Default ``False``: the upload span is the HTTP client span.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -68,6 +70,8 @@ class SegmentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
             segment.analytics.consumer,
             VendorTracer(_SCOPE, kwargs.get("tracer_provider")),
             producer_spans=bool(kwargs.get("producer_spans", True)),
+            http_spans=bool(kwargs.get("http_spans", False)),
+            default_host="https://api.segment.io",
         )
         self._client.wrap()
 

@@ -1,7 +1,9 @@
 """Run under `opentelemetry-instrument`: one HubSpot create inside a journey, no setup code.
 
 A HubSpot stand-in answers on 127.0.0.1 from a thread of this process; the test reads the
-spans this process exports over OTLP.
+spans this process exports over OTLP. A plain urllib3 request after the HubSpot call shows
+that OpenTelemetry's urllib3 instrumentation is loaded too. The script prints, per path,
+whether the request carried a ``traceparent`` header, then the journey id.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import hubspot
+import urllib3
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate
 
 import leadtrace
@@ -25,10 +28,14 @@ CREATED = {
 }
 
 
+TRACEPARENT: dict[str, bool] = {}
+
+
 class HubSpot(BaseHTTPRequestHandler):
     """Answers every POST with HubSpot's 201 create body."""
 
     def do_POST(self) -> None:
+        TRACEPARENT[self.path] = "traceparent" in self.headers
         self.rfile.read(int(self.headers.get("content-length", "0")))
         body = json.dumps(CREATED).encode()
         self.send_response(201)
@@ -43,12 +50,13 @@ class HubSpot(BaseHTTPRequestHandler):
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), HubSpot)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-client = hubspot.Client.create(
-    access_token="test-token", host=f"http://127.0.0.1:{server.server_address[1]}"
-)
+url = f"http://127.0.0.1:{server.server_address[1]}"
+client = hubspot.Client.create(access_token="test-token", host=url)
 campaign = leadtrace.Campaign(id="zero-code", source="newsletter", medium="email")
 with leadtrace.journey(campaign=campaign) as journey:
     body = SimplePublicObjectInputForCreate(properties={"email": "ada@example.com"})
     client.crm.contacts.basic_api.create(body)
+    urllib3.PoolManager().request("POST", f"{url}/own-service")
+print(json.dumps(TRACEPARENT))
 print(journey.journey_id)
 server.shutdown()
