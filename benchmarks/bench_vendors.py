@@ -5,7 +5,8 @@ its CPU is not counted; keep-alive connections). Both variants run on the provid
 ``leadtrace.configure()`` builds, exporting to a discarding batch processor, inside a journey,
 with OpenTelemetry's own HTTP instrumentation on (urllib3 for HubSpot, requests for the others):
 the baseline is "what OpenTelemetry alone gives"; the other variant adds the leadtrace
-instrumentor (business span, outcome, ``crm_updated`` event for contact / lead writes).
+instrumentor (business span, outcome, ``crm_updated`` event for contact / lead writes), whose
+vendor span replaces the HTTP instrumentation's span (its default; ``http_spans=True`` keeps it).
 Segment and RudderStack blocks end with ``flush()`` so the consumer thread's upload is counted;
 their batches are cut by size (``upload_size=CALLS``, a long ``upload_interval``), so every block
 makes exactly one upload whatever its speed (with a 1 ms interval the slower variant cut its
