@@ -16,7 +16,9 @@ type, record id, HTTP status, dedupe outcome (201 created, batch ``new`` true / 
 ``correlationId``. Only property names and the keyed hash of ``email`` are recorded, never
 property values. ``async_req=True`` calls run on the client's thread pool inside the caller's
 trace. A landed create / update / upsert of a contact or lead also emits ``crm_updated``
-(``instrument(emit_events=False)`` turns that off).
+(``instrument(emit_events=False)`` turns that off). The HubSpot span is the call's HTTP
+client span: OpenTelemetry's urllib3 instrumentation makes no span under it and sends HubSpot
+no trace header (``instrument(http_spans=True)`` keeps both).
 
 Needs the ``hubspot`` extra: ``pip install 'leadtrace[hubspot]'``.
 """
