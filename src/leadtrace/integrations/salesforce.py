@@ -78,15 +78,15 @@ _SFTYPE = simple_salesforce.api.SFType
 _BULK = simple_salesforce.bulk.SFBulkType
 _BULK2 = simple_salesforce.bulk2.SFBulk2Type
 
-# method -> (operation, CRM operation, index of the record id argument, of the data argument)
-_OPERATIONS: dict[str, tuple[str, str | None, int | None, int | None]] = {
-    "create": ("create", semconv.CRM_OPERATION_CREATE, None, 0),
-    "upsert": ("upsert", semconv.CRM_OPERATION_UPSERT, 0, 1),
-    "update": ("update", semconv.CRM_OPERATION_UPDATE, 0, 1),
-    "delete": ("delete", semconv.CRM_OPERATION_DELETE, 0, None),
-    "get": ("get", None, 0, None),
+# method -> (operation, CRM operation, index of the record id argument, of the data argument,
+# HTTP method it sends)
+_OPERATIONS: dict[str, tuple[str, str | None, int | None, int | None, str]] = {
+    "create": ("create", semconv.CRM_OPERATION_CREATE, None, 0, "POST"),
+    "upsert": ("upsert", semconv.CRM_OPERATION_UPSERT, 0, 1, "PATCH"),
+    "update": ("update", semconv.CRM_OPERATION_UPDATE, 0, 1, "PATCH"),
+    "delete": ("delete", semconv.CRM_OPERATION_DELETE, 0, None, "DELETE"),
+    "get": ("get", None, 0, None, "GET"),
 }
-_HTTP_METHODS = {"create": "POST", "upsert": "PATCH", "update": "PATCH", "delete": "DELETE"}
 _BULK_CRM = {
     "insert": semconv.CRM_OPERATION_CREATE,
     "upsert": semconv.CRM_OPERATION_UPSERT,
@@ -287,9 +287,8 @@ class SalesforceInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped
         crm_operation: str | None,
         id_index: int | None,
         data_index: int | None,
+        http_method: str,
     ) -> Callable[..., Any]:
-        http_method = _HTTP_METHODS.get(method, "GET")
-
         def wrapper(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
