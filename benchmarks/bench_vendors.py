@@ -7,16 +7,18 @@ with OpenTelemetry's own HTTP instrumentation on (urllib3 for HubSpot, requests 
 the baseline is "what OpenTelemetry alone gives"; the other variant adds the leadtrace
 instrumentor (business span, outcome, ``crm_updated`` event for contact / lead writes), whose
 vendor span replaces the HTTP instrumentation's span (its default; ``http_spans=True`` keeps it).
-Segment and RudderStack blocks end with ``flush()`` so the consumer thread's upload is counted;
-their batches are cut by size (``upload_size=CALLS``, a long ``upload_interval``), so every block
-makes exactly one upload whatever its speed (with a 1 ms interval the slower variant cut its
-20 messages into about twice as many uploads, and paid for the extra HTTP requests).
+Segment and RudderStack blocks make 100 calls and end with ``flush()`` so the consumer thread's
+uploads are counted; their batches are cut by size (``upload_size=CALLS``, a long
+``upload_interval``), so every block makes exactly five uploads of 20 messages whatever its speed
+(with a 1 ms interval the slower variant cut its messages into about twice as many uploads, and
+paid for the extra HTTP requests).
 Each contact / lead carries a new e-mail address, as real traffic does (no hash is reused).
 
 Rounds run the variants in turn (which goes first rotates): OTel alone, + leadtrace, and +
 leadtrace with ``emit_events=False`` (the business span without the ``crm_updated`` event) or,
-for Segment and RudderStack, ``producer_spans=False`` (no span per message: the message is
-stamped with the caller's span and the upload links to it).
+for Segment and RudderStack, + leadtrace with ``producer_spans=True`` (a span per message) and
+"stamp only": four constant ids written into each message by a plain wrapper, no leadtrace
+code, which is what the client itself spends on the stamp's extra keys.
 A leadtrace variant instruments before its block and uninstruments after it, outside the
 timing; every variant then runs one untimed block first (re-wrapping a class makes the
 interpreter re-specialise its calls, which the first calls after it pay). Per round the
@@ -42,8 +44,16 @@ import leadtrace
 from benchmarks._harness import Discard, machine, quiet_batches
 
 TARGET = 1.10
+VARIANTS = (
+    "leadtrace",
+    "leadtrace, no events",
+    "leadtrace, producer spans",
+    "stamp only, no leadtrace",
+)
 CALLS = 20
-ROUNDS = 30
+UPLOADS = 5
+"""Uploads per Segment / RudderStack block: a block of 20 enqueues took 4 ms, too short to time."""
+ROUNDS = 60
 
 _STAMP = "2026-01-01T09:00:00.000Z"
 _BODIES: dict[str, tuple[int, bytes]] = {
@@ -99,7 +109,7 @@ def _cpu_per_call(block: _Block, flush: Callable[[], object]) -> float:
     try:
         start = time.process_time_ns()
         block.calls()
-        return (time.process_time_ns() - start) / CALLS / 1000
+        return (time.process_time_ns() - start) / block.count / 1000
     finally:
         gc.enable()
         block.teardown()
@@ -162,7 +172,7 @@ def _salesforce(url: str) -> tuple[Callable[[], None], Any, Any]:
 
 
 def _analytics(client_class: Any, url: str) -> Callable[[], None]:
-    # Batches cut by size only: one upload of CALLS messages per block (see the docstring).
+    # Batches cut by size only: uploads of CALLS messages each (see the docstring).
     client = client_class(
         write_key="bench", host=url, upload_interval=600, upload_size=CALLS, gzip=False
     )
@@ -174,7 +184,37 @@ def _analytics(client_class: Any, url: str) -> Callable[[], None]:
         client.track("user-1", "Demo Requested", {"plan": "team"})
 
     call.flush = client.flush  # type: ignore[attr-defined]
+    call.stamp_only = _StampOnly(client_class)  # type: ignore[attr-defined]
     return call
+
+
+class _StampOnly:
+    """Writes four constant ids into each message's ``context``, as the leadtrace stamp does,
+    and nothing else: what the client itself spends on the stamp's extra keys."""
+
+    _IDS = {
+        "leadtrace_trace_id": "0af7651916cd43dd8448eb211c80319c",
+        "leadtrace_span_id": "b7ad6b7169203331",
+        "leadtrace_journey_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "leadtrace_campaign_id": "spring-launch",
+    }
+
+    def __init__(self, client_class: Any) -> None:
+        self.client_class = client_class
+        self.original: Any = None
+
+    def instrument(self) -> None:
+        self.original = self.client_class._enqueue
+        original, ids = self.original, self._IDS
+
+        def _enqueue(client: Any, msg: dict[str, Any]) -> Any:
+            msg["context"].update(ids)
+            return original(client, msg)
+
+        self.client_class._enqueue = _enqueue
+
+    def uninstrument(self) -> None:
+        self.client_class._enqueue = self.original
 
 
 def _segment(url: str) -> tuple[Callable[[], None], Any, Any]:
@@ -217,16 +257,18 @@ class _Block:
     """One variant's timed block (``calls``) and its untimed setup and teardown."""
 
     calls: Callable[[], None]
+    count: int
     setup: Callable[[], object] = lambda: None
     teardown: Callable[[], object] = lambda: None
 
 
 def _blocks(call: Callable[[], None], ours: Any, analytics: bool) -> dict[str, _Block]:
-    """Each variant's block: CALLS calls (then a flush, for the queued clients)."""
+    """Each variant's block: CALLS calls, or UPLOADS x CALLS then a flush for queued clients."""
     flush = getattr(call, "flush", None)
+    count = CALLS * UPLOADS if analytics else CALLS
 
     def calls() -> None:
-        for _ in range(CALLS):
+        for _ in range(count):
             call()
         if flush is not None:
             flush()
@@ -236,18 +278,24 @@ def _blocks(call: Callable[[], None], ours: Any, analytics: bool) -> dict[str, _
             ours.instrument(**options)
             calls()  # untimed: the first calls after wrapping pay for re-specialisation
 
-        return _Block(calls, setup, ours.uninstrument)
+        return _Block(calls, count, setup, ours.uninstrument)
 
-    light = (
-        ("leadtrace, no producer spans", instrumented(producer_spans=False))
-        if analytics
-        else ("leadtrace, no events", instrumented(emit_events=False))
-    )
-    return {
-        "otel": _Block(calls, calls),  # the same untimed block first
+    blocks = {
+        "otel": _Block(calls, count, calls),  # the same untimed block first
         "leadtrace": instrumented(),
-        light[0]: light[1],
     }
+    if not analytics:
+        blocks["leadtrace, no events"] = instrumented(emit_events=False)
+        return blocks
+    blocks["leadtrace, producer spans"] = instrumented(producer_spans=True)
+    stamp = call.stamp_only  # type: ignore[attr-defined]
+
+    def stamp_setup() -> None:
+        stamp.instrument()
+        calls()
+
+    blocks["stamp only, no leadtrace"] = _Block(calls, count, stamp_setup, stamp.uninstrument)
+    return blocks
 
 
 def measure(url: str) -> dict[str, dict[str, list[float]]]:
@@ -297,7 +345,7 @@ def main() -> dict[str, float]:
     medians: dict[str, float] = {}
     for label, samples in rounds.items():
         base = samples["otel"]
-        for variant in ("leadtrace", "leadtrace, no events", "leadtrace, no producer spans"):
+        for variant in VARIANTS:
             if variant not in samples:
                 continue
             ours = samples[variant]

@@ -144,7 +144,10 @@ PINNED_ENUMS = {
     "FAILURE_TIMEOUT": "timeout",
     "FAILURE_QUEUE_FULL": "queue_full",
     "FAILURE_SERVER_ERROR": "server_error",
-    "LEADTRACE_CONTEXT_KEY": "leadtrace",
+    "MESSAGE_TRACE_ID": "leadtrace_trace_id",
+    "MESSAGE_SPAN_ID": "leadtrace_span_id",
+    "MESSAGE_JOURNEY_ID": "leadtrace_journey_id",
+    "MESSAGE_CAMPAIGN_ID": "leadtrace_campaign_id",
 }
 
 

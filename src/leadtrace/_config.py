@@ -58,7 +58,11 @@ def _http_url(name: str, raw: str) -> str | None:
     return value or None
 
 
-def _bool(name: str, raw: str) -> bool:
+def parse_bool(name: str, raw: str) -> bool:
+    """``raw`` read as a boolean setting (``true``/``1``/``yes``/``on`` or the opposites).
+
+    Raises ``ConfigError`` naming ``name`` and the accepted values for anything else.
+    """
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
         return True
@@ -323,14 +327,14 @@ SETTINGS: tuple[Setting, ...] = (
         ("LEADTRACE_SCRUB",),
         "true",
         "Scrub e-mail addresses and phone numbers from every span attribute and log line.",
-        _bool,
+        parse_bool,
     ),
     Setting(
         "export_logs",
         ("LEADTRACE_EXPORT_LOGS",),
         "false",
         "Also export leadtrace's structured log records over OTLP (needs an endpoint).",
-        _bool,
+        parse_bool,
     ),
     Setting(
         "local_dir",
@@ -376,7 +380,7 @@ SETTINGS: tuple[Setting, ...] = (
         "true",
         "Web integrations emit `session_started` and `campaign_attributed` when a request "
         "starts a new journey.",
-        _bool,
+        parse_bool,
     ),
     Setting(
         "grafana_url",
@@ -400,7 +404,7 @@ SETTINGS: tuple[Setting, ...] = (
         "`journey()` opens a `journey` span when it starts a journey with no span current, so "
         "the journey's spans in this process form one trace (linked to the journey's origin "
         "when it came from another process).",
-        _bool,
+        parse_bool,
     ),
     Setting(
         "sample_ratio",
@@ -692,7 +696,7 @@ def resolve_settings(
 
 
 _KEYS = frozenset({"hash_key", "cookie_key"})
-_BOOLS = frozenset(s.name for s in SETTINGS if s.parse is _bool)
+_BOOLS = frozenset(s.name for s in SETTINGS if s.parse is parse_bool)
 _LISTS = frozenset({"propagate_to", "trusted_networks", "campaign_id_params", "url_query_keep"})
 _NUMBERS = frozenset(
     {

@@ -539,9 +539,19 @@ FAILURE_QUEUE_FULL: Final = "queue_full"
 FAILURE_SERVER_ERROR: Final = "server_error"
 """The vendor failed (5xx) or answered something that is not the JSON it documents."""
 
-LEADTRACE_CONTEXT_KEY: Final = "leadtrace"
-"""Key under a Segment / RudderStack message's ``context`` holding ``trace_id``, ``span_id``,
-``journey_id`` and ``campaign_id`` (warehouse columns ``context_leadtrace_*``)."""
+MESSAGE_TRACE_ID: Final = "leadtrace_trace_id"
+"""Key in a Segment / RudderStack message's ``context``: trace id (32 hex) of the span that
+produced it (warehouse column ``context_leadtrace_trace_id``)."""
+
+MESSAGE_SPAN_ID: Final = "leadtrace_span_id"
+"""Key in a Segment / RudderStack message's ``context``: span id (16 hex) of the span that
+produced it; the upload span links to that span."""
+
+MESSAGE_JOURNEY_ID: Final = "leadtrace_journey_id"
+"""Key in a Segment / RudderStack message's ``context``: id of the journey it was sent in."""
+
+MESSAGE_CAMPAIGN_ID: Final = "leadtrace_campaign_id"
+"""Key in a Segment / RudderStack message's ``context``: campaign id of that journey."""
 
 CAMPAIGN_ID_SOURCE: Final = "martech.campaign.id_source"
 """Landing-URL parameter ``martech.campaign.id`` was taken from (``utm_id``, ``utm_campaign``,

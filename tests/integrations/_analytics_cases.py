@@ -82,10 +82,23 @@ def analytics_fixture(
 
 @pytest.fixture
 def capture(leadtrace_capture: Capture, analytics: Analytics) -> Iterator[Capture]:
-    """A capture with the vendor's instrumentor on."""
+    """A capture with the vendor's instrumentor on, as ``instrument()`` sets it up."""
     analytics.instrumentor.instrument()
     yield leadtrace_capture
     analytics.instrumentor.uninstrument()
+
+
+@pytest.fixture
+def producers(leadtrace_capture: Capture, analytics: Analytics) -> Iterator[Capture]:
+    """A capture with the vendor's instrumentor on, with a producer span per message."""
+    analytics.instrumentor.instrument(producer_spans=True)
+    yield leadtrace_capture
+    analytics.instrumentor.uninstrument()
+
+
+def stamp(message: dict[str, Any]) -> dict[str, Any]:
+    """The ``leadtrace_*`` keys of a message's ``context``."""
+    return {k: v for k, v in message["context"].items() if k.startswith("leadtrace")}
 
 
 def ok(server: HTTPServer) -> None:
@@ -95,46 +108,135 @@ def ok(server: HTTPServer) -> None:
     )
 
 
-def test_track_span_stamps_the_message(analytics: Analytics, capture: Capture) -> None:
-    """The producer span has the messageId; the message carries its trace and journey ids."""
+def test_the_message_carries_the_callers_span(analytics: Analytics, capture: Capture) -> None:
+    """By default no span per message: the stamp and the upload link name the caller's own
+    span, and the journey and campaign ids reach the message."""
+    ok(analytics.server)
+    client = analytics.client()
+    tracer = capture.handle.tracer_provider.get_tracer("checkout")
+    with (
+        leadtrace.journey(campaign=CAMPAIGN) as journey,
+        tracer.start_as_current_span("POST /demo-request"),
+    ):
+        client.track("user-1", "Demo Requested", {"plan": "team", "email": EMAIL})
+    client.flush()
+    assert named(capture, f"{analytics.vendor} track") == []
+    (caller,) = named(capture, "POST /demo-request")
+    (message,) = analytics.messages()
+    assert stamp(message) == {
+        "leadtrace_trace_id": caller.trace_id,
+        "leadtrace_span_id": caller.span_id,
+        "leadtrace_journey_id": journey.journey_id,
+        "leadtrace_campaign_id": "spring-launch",
+    }
+    (upload,) = named(capture, f"{analytics.vendor} upload")
+    linked = [(link.trace_id, link.span_id) for link in upload_links(capture, upload.span_id)]
+    assert linked == [(caller.trace_id, caller.span_id)]
+    assert EMAIL not in repr([dict(r.attributes) for r in capture.records()])
+
+
+def test_the_callers_own_context_keys_are_kept(analytics: Analytics, capture: Capture) -> None:
+    """A ``context`` the caller passes keeps its keys; outside any span and journey the
+    message gets no stamp and the upload span no link."""
+    ok(analytics.server)
+    client = analytics.client()
+    client.track("user-1", "Demo Requested", context={"ip": "203.0.113.7", "locale": "de-DE"})
+    client.flush()
+    (message,) = analytics.messages()
+    assert message["context"]["ip"] == "203.0.113.7"
+    assert message["context"]["locale"] == "de-DE"
+    assert stamp(message) == {}
+    (upload,) = named(capture, f"{analytics.vendor} upload")
+    assert upload_links(capture, upload.span_id) == []
+
+
+def test_personal_data_in_an_id_never_reaches_the_vendor(
+    analytics: Analytics, capture: Capture
+) -> None:
+    """An e-mail address used as a journey id and a phone number as a campaign id are
+    scrubbed in the message as on the spans, so the two still match."""
+    ok(analytics.server)
+    client = analytics.client()
+    campaign = leadtrace.Campaign(id="call +1 415 555 0100", source="google")
+    with leadtrace.journey(campaign=campaign, journey_id=EMAIL):
+        client.track("user-1", "Demo Requested", {"plan": "team"})
+    client.flush()
+    ((request, _response),) = analytics.server.log
+    body = request.get_data(as_text=True)
+    assert EMAIL not in body
+    assert "555 0100" not in body
+    (message,) = analytics.messages()
+    (journey_span,) = [
+        r for r in capture.records() if r.parent_span_id is None and r.name != "segment upload"
+    ][:1]
+    ids = stamp(message)
+    assert ids["leadtrace_journey_id"] == journey_span.attributes[semconv.JOURNEY_ID]
+    assert ids["leadtrace_campaign_id"] == journey_span.attributes[semconv.CAMPAIGN_ID]
+    assert ids["leadtrace_trace_id"] == journey_span.trace_id
+
+
+def test_track_span_stamps_the_message(analytics: Analytics, producers: Capture) -> None:
+    """producer_spans=True: the producer span has the messageId; the message carries its
+    trace and journey ids."""
     ok(analytics.server)
     client = analytics.client()
     with leadtrace.journey(campaign=CAMPAIGN) as journey:
         client.track("user-1", "Demo Requested", {"plan": "team", "email": EMAIL})
     client.flush()
-    (producer,) = named(capture, f"{analytics.vendor} track")
+    (producer,) = named(producers, f"{analytics.vendor} track")
     (message,) = analytics.messages()
     assert producer.attributes[semconv.VENDOR_MESSAGE_ID] == message["messageId"]
     assert producer.attributes[semconv.VENDOR_EVENT] == "Demo Requested"
     assert producer.attributes[semconv.VENDOR_PROPERTY_NAMES] == ("email", "plan")
     assert producer.attributes[semconv.JOURNEY_ID] == journey.journey_id
-    assert message["context"]["leadtrace"] == {
-        "trace_id": producer.trace_id,
-        "span_id": producer.span_id,
-        "journey_id": journey.journey_id,
-        "campaign_id": "spring-launch",
+    assert stamp(message) == {
+        "leadtrace_trace_id": producer.trace_id,
+        "leadtrace_span_id": producer.span_id,
+        "leadtrace_journey_id": journey.journey_id,
+        "leadtrace_campaign_id": "spring-launch",
     }
-    assert EMAIL not in repr([dict(r.attributes) for r in capture.records()])
+    assert EMAIL not in repr([dict(r.attributes) for r in producers.records()])
 
 
-def test_upload_span_links_to_its_producers(analytics: Analytics, capture: Capture) -> None:
+def test_upload_span_links_to_its_producers(analytics: Analytics, producers: Capture) -> None:
     """The consumer's upload span is a root that links to both producing spans."""
     ok(analytics.server)
     client = analytics.client()
     client.track("user-1", "Demo Requested")
     client.identify("user-1", {"email": EMAIL, "plan": "team"})
     client.flush()
-    producers = vendor_spans(capture, analytics.vendor)[:2]
-    (upload,) = named(capture, f"{analytics.vendor} upload")
+    spans = vendor_spans(producers, analytics.vendor)[:2]
+    (upload,) = named(producers, f"{analytics.vendor} upload")
     assert upload.parent_span_id is None
     assert upload.attributes[semconv.VENDOR_BATCH_SIZE] == 2
     assert upload.attributes[semconv.VENDOR_BATCH_DROPPED] == 0
     assert upload.attributes[semconv.VENDOR_RETRY_COUNT] == 0
     assert upload.attributes["http.response.status_code"] == 200
-    linked = {(link.trace_id, link.span_id) for link in upload_links(capture, upload.span_id)}
-    assert linked == {(p.trace_id, p.span_id) for p in producers}
-    identify = named(capture, f"{analytics.vendor} identify")[0]
+    linked = {(link.trace_id, link.span_id) for link in upload_links(producers, upload.span_id)}
+    assert linked == {(p.trace_id, p.span_id) for p in spans}
+    identify = named(producers, f"{analytics.vendor} identify")[0]
     assert len(identify.attributes[semconv.IDENTITY_EMAIL_HASH]) == 64
+
+
+def test_producer_spans_from_the_environment(
+    analytics: Analytics, leadtrace_capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LEADTRACE_PRODUCER_SPANS=true`` turns producer spans on where ``instrument()`` has no
+    option (``opentelemetry-instrument``); a value that is not a boolean is refused by name."""
+    ok(analytics.server)
+    monkeypatch.setenv("LEADTRACE_PRODUCER_SPANS", "true")
+    analytics.instrumentor.instrument()
+    try:
+        client = analytics.client()
+        client.track("user-1", "Demo Requested")
+        client.flush()
+    finally:
+        analytics.instrumentor.uninstrument()
+    assert len(named(leadtrace_capture, f"{analytics.vendor} track")) == 1
+    monkeypatch.setenv("LEADTRACE_PRODUCER_SPANS", "sometimes")
+    with pytest.raises(leadtrace.ConfigError, match=r"LEADTRACE_PRODUCER_SPANS.*true or false"):
+        analytics.instrumentor.instrument()
+    analytics.instrumentor.uninstrument()
 
 
 @pytest.mark.parametrize("http_spans", [False, True])
@@ -220,17 +322,17 @@ def _points(capture: Capture, name: str) -> list[tuple[dict[str, Any], float]]:
     return [(p.attributes, p.value) for p in metric_points(capture, name)]
 
 
-def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> None:
+def test_full_queue_drop_is_recorded(analytics: Analytics, producers: Capture) -> None:
     """A message refused by a full queue marks its producer span queued=false, queue_full."""
     client = analytics.client(max_queue_size=1, thread=0)
     client.track("user-1", "Demo Requested")
     client.track("user-2", "Demo Requested")
-    first, second = named(capture, f"{analytics.vendor} track")
+    first, second = named(producers, f"{analytics.vendor} track")
     assert semconv.VENDOR_QUEUED not in first.attributes
     assert second.attributes[semconv.VENDOR_QUEUED] is False
     assert second.attributes[semconv.FAILURE_REASON] == "queue_full"
     assert second.error
-    ((labels, value),) = _points(capture, "martech.vendor.calls")
+    ((labels, value),) = _points(producers, "martech.vendor.calls")
     assert (labels[semconv.VENDOR_OPERATION], labels[semconv.FAILURE_REASON], value) == (
         "track",
         "queue_full",
@@ -238,50 +340,12 @@ def test_full_queue_drop_is_recorded(analytics: Analytics, capture: Capture) -> 
     )
 
 
-@pytest.fixture
-def light(leadtrace_capture: Capture, analytics: Analytics) -> Iterator[Capture]:
-    """A capture with the vendor's instrumentor on, without producer spans."""
-    analytics.instrumentor.instrument(producer_spans=False)
-    yield leadtrace_capture
-    analytics.instrumentor.uninstrument()
-
-
-def test_without_producer_spans_the_message_carries_the_callers_span(
-    analytics: Analytics, light: Capture
-) -> None:
-    """producer_spans=False: no span per message; the stamp and the upload link name the
-    caller's own span, and the journey and campaign ids still reach the message."""
-    ok(analytics.server)
-    client = analytics.client()
-    tracer = light.handle.tracer_provider.get_tracer("checkout")
-    with (
-        leadtrace.journey(campaign=CAMPAIGN) as journey,
-        tracer.start_as_current_span("POST /demo-request"),
-    ):
-        client.track("user-1", "Demo Requested", {"plan": "team"})
-    client.flush()
-    assert named(light, f"{analytics.vendor} track") == []
-    (caller,) = named(light, "POST /demo-request")
-    (message,) = analytics.messages()
-    assert message["context"]["leadtrace"] == {
-        "trace_id": caller.trace_id,
-        "span_id": caller.span_id,
-        "journey_id": journey.journey_id,
-        "campaign_id": "spring-launch",
-    }
-    (upload,) = named(light, f"{analytics.vendor} upload")
-    linked = [(link.trace_id, link.span_id) for link in upload_links(light, upload.span_id)]
-    assert linked == [(caller.trace_id, caller.span_id)]
-
-
-def test_without_producer_spans_a_full_queue_drop_is_counted(
-    analytics: Analytics, light: Capture
-) -> None:
-    """With no span to mark, a message refused by a full queue is still counted."""
+def test_a_full_queue_drop_is_counted(analytics: Analytics, capture: Capture) -> None:
+    """With no producer span to mark, a message refused by a full queue is still counted."""
     client = analytics.client(max_queue_size=1, thread=0)
     client.track("user-1", "Demo Requested")
     client.track("user-2", "Demo Requested")
-    assert _points(light, "martech.vendor.calls") == [
+    assert _points(capture, "martech.vendor.calls") == [
         (
             {
                 semconv.VENDOR_NAME: analytics.vendor,
@@ -295,19 +359,22 @@ def test_without_producer_spans_a_full_queue_drop_is_counted(
     ]
 
 
+@pytest.mark.parametrize(
+    ("producer_spans", "broken_part"), [(False, "current_journey"), (True, "property_names")]
+)
 def test_instrumentation_fault_never_reaches_the_caller(
-    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch, producer_spans: bool, broken_part: str
 ) -> None:
     """In lenient mode a fault in the producer wrapper is counted and the message still goes."""
     from leadtrace.integrations import _analytics
 
-    def broken(_values: object) -> tuple[str, ...]:
+    def broken(*_args: object) -> Any:
         raise RuntimeError("instrumentation bug")
 
-    monkeypatch.setattr(_analytics, "property_names", broken)
+    monkeypatch.setattr(_analytics, broken_part, broken)
     ok(analytics.server)
     with Capture(validation="lenient") as lenient:
-        analytics.instrumentor.instrument()
+        analytics.instrumentor.instrument(producer_spans=producer_spans)
         try:
             client = analytics.client()
             client.track("user-1", "Demo Requested", {"plan": "team"})
@@ -328,7 +395,7 @@ def test_uninstrument_restores_the_client(analytics: Analytics, leadtrace_captur
     client.track("user-1", "Demo Requested")
     client.flush()
     (message,) = analytics.messages()
-    assert "leadtrace" not in message["context"]
+    assert stamp(message) == {}
     assert leadtrace_capture.records() == []
 
 
@@ -346,19 +413,20 @@ def test_noop_tracer_provider_works(analytics: Analytics, leadtrace_capture: Cap
     assert leadtrace_capture.records() == []
 
 
-def test_non_recording_span_gets_no_attributes(analytics: Analytics) -> None:
+@pytest.mark.parametrize("producer_spans", [False, True])
+def test_non_recording_span_gets_no_attributes(analytics: Analytics, producer_spans: bool) -> None:
     """Neither the producer nor the upload span is handed attributes when not recording."""
     ok(analytics.server)
     provider = SpyTracerProvider()
-    analytics.instrumentor.instrument(tracer_provider=provider)
+    analytics.instrumentor.instrument(tracer_provider=provider, producer_spans=producer_spans)
     try:
         client = analytics.client()
         client.track("user-1", "Demo Requested")
         client.flush()
     finally:
         analytics.instrumentor.uninstrument()
-    assert len(provider.spans) == 2
-    assert [spy.attribute_calls for spy in provider.spans] == [0, 0]
+    assert len(provider.spans) == (2 if producer_spans else 1)
+    assert [spy.attribute_calls for spy in provider.spans] == [0] * len(provider.spans)
 
 
 def upload_links(capture: Capture, span_id: str) -> list[Any]:
@@ -380,6 +448,12 @@ def upload_links(capture: Capture, span_id: str) -> list[Any]:
 
 CASES = [
     capture,
+    producers,
+    test_personal_data_in_an_id_never_reaches_the_vendor,
+    test_the_message_carries_the_callers_span,
+    test_the_callers_own_context_keys_are_kept,
+    test_producer_spans_from_the_environment,
+    test_a_full_queue_drop_is_counted,
     test_track_span_stamps_the_message,
     test_upload_span_links_to_its_producers,
     test_server_error_is_retried_and_counted,

@@ -1,16 +1,23 @@
-"""Segment-style analytics clients (Segment, RudderStack): producer and upload spans.
+"""Segment-style analytics clients (Segment, RudderStack): message stamps and upload spans.
 
 Both clients queue messages on the caller's thread (``Client._enqueue``) and send them in
-batches from a consumer thread (``Consumer.request``). The producer span of each
-``track`` / ``identify`` / ... call writes the trace id, span id, journey id and campaign id
-into the message's ``context.leadtrace`` (so a warehouse row joins back to its trace) and
-records the ``messageId``. The consumer's upload span has no parent: it links to every
-producing span of its batch and reports batch size, retries and messages dropped or re-queued.
+batches from a consumer thread (``Consumer.request``). Each ``track`` / ``identify`` / ... call
+writes the trace id and span id of the span that produced the message, and the journey and
+campaign ids, into the message's ``context`` (``leadtrace_trace_id``, ...), so a warehouse row
+joins back to its trace and journey. The producing span is the caller's current span; with
+``producer_spans=True`` each call gets a PRODUCER span of its own, which records the
+``messageId``. The consumer's upload span has no parent: it links to every producing span of its
+batch and reports batch size, retries and messages dropped or re-queued.
+
+The keys are flat (``context.leadtrace_trace_id``, not ``context.leadtrace.trace_id``):
+warehouses flatten both into the same column, and the client cleans and JSON-encodes each
+message three times, so a nested object costs every message more.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -24,10 +31,12 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanContext, SpanKind, TraceFlags
 
 from leadtrace import semconv
+from leadtrace._config import parse_bool
 from leadtrace._guard import internal_error
+from leadtrace._pii import scrub_text
 from leadtrace._runtime import Leadtrace, current
 from leadtrace._sdk import add_attributes
-from leadtrace.context import current_journey
+from leadtrace.context import BusinessContext, current_journey
 from leadtrace.integrations._vendor import (
     HTTP_REQUEST_METHOD,
     Outcome,
@@ -43,10 +52,26 @@ from leadtrace.integrations._vendor import (
     server_attributes,
 )
 
-__all__ = ["MAX_LINKS", "AnalyticsClient"]
+__all__ = ["MAX_LINKS", "PRODUCER_SPANS_ENV", "AnalyticsClient", "producer_spans_option"]
 
 MAX_LINKS = 128
 """Links an upload span keeps at most (the SDK's default span link limit)."""
+
+PRODUCER_SPANS_ENV = "LEADTRACE_PRODUCER_SPANS"
+"""Environment variable giving ``producer_spans`` when ``instrument()`` was not given it."""
+
+
+def producer_spans_option(options: dict[str, Any]) -> bool:
+    """``producer_spans`` from ``instrument()``'s options, else ``$LEADTRACE_PRODUCER_SPANS``.
+
+    Default False. A value other than true / false in the variable raises ``ConfigError``.
+    """
+    value = options.get("producer_spans")
+    if value is not None:
+        return bool(value)
+    raw = os.environ.get(PRODUCER_SPANS_ENV)
+    return parse_bool(PRODUCER_SPANS_ENV, raw) if raw is not None else False
+
 
 _EMPTY = Context()
 
@@ -64,10 +89,10 @@ def _producer(message: Any) -> tuple[str, str] | None:
     """``(trace_id, span_id)`` hex of the span that produced ``message`` (its stamp)."""
     if not isinstance(message, dict):
         return None
-    ours = (message.get("context") or {}).get(semconv.LEADTRACE_CONTEXT_KEY)
-    if not isinstance(ours, dict):
+    context = message.get("context")
+    if not isinstance(context, dict):
         return None
-    trace_id, span_id = ours.get("trace_id"), ours.get("span_id")
+    trace_id, span_id = context.get(semconv.MESSAGE_TRACE_ID), context.get(semconv.MESSAGE_SPAN_ID)
     if not isinstance(trace_id, str) or not isinstance(span_id, str):
         return None
     return trace_id, span_id
@@ -76,9 +101,8 @@ def _producer(message: Any) -> tuple[str, str] | None:
 def _links(messages: list[Any]) -> list[Link]:
     """One link per distinct producing span of ``messages`` (at most :data:`MAX_LINKS`).
 
-    Links carry no attributes: the producing span (or, with ``producer_spans=False``, the
-    message's own stamp) holds the ``messageId``. Messages tracked under one span (several
-    events of one request) share its link.
+    Links carry no attributes (the message holds its ``messageId`` and the ids of the span it
+    links to). Messages tracked under one span (several events of one request) share its link.
     """
     links: list[Link] = []
     seen: set[tuple[str, str]] = set()
@@ -108,8 +132,8 @@ class AnalyticsClient:
         consumer: the library's ``Consumer`` class.
         consumer_module: the module ``Consumer.request`` looks ``post`` up in.
         tracer: where spans go.
-        producer_spans: False makes no span per message: the message is stamped with the
-            caller's current span instead, and the upload span links to that span.
+        producer_spans: True makes a PRODUCER span per message; by default the message is
+            stamped with the caller's current span, and the upload span links to that span.
         http_spans: keep the spans of OpenTelemetry's requests instrumentation under the
             upload span (default False: the upload span is the HTTP client span).
         default_host: where the client sends when it was given no host.
@@ -122,7 +146,7 @@ class AnalyticsClient:
         consumer: type,
         consumer_module: Any,
         tracer: VendorTracer,
-        producer_spans: bool = True,
+        producer_spans: bool = False,
         http_spans: bool = False,
         default_host: str | None = None,
     ) -> None:
@@ -137,10 +161,16 @@ class AnalyticsClient:
         # The handle each client queue was last filled under: the consumer thread uploads
         # to it (a test capture is active on the caller's thread only).
         self._owners: weakref.WeakKeyDictionary[Any, Leadtrace] = weakref.WeakKeyDictionary()
+        # The last span context stamped and its ids as hex: a request that tracks several
+        # messages formats them once.
+        self._last_ids: tuple[SpanContext, str, str] | None = None
+        # The last journey stamped and its journey and campaign ids, scrubbed.
+        self._last_journey: tuple[BusinessContext, str, str | None] | None = None
 
     def wrap(self) -> None:
         """Install the wrappers."""
-        wrapt.wrap_function_wrapper(self.client, "_enqueue", self._enqueue)
+        enqueue = self._produce if self.producer_spans else self._enqueue
+        wrapt.wrap_function_wrapper(self.client, "_enqueue", enqueue)
         wrapt.wrap_function_wrapper(self.consumer, "request", self._request)
         wrapt.wrap_function_wrapper(self.consumer_module, "post", _post)
 
@@ -152,35 +182,57 @@ class AnalyticsClient:
 
     # --- producer: the caller's thread ---------------------------------------------------------
 
+    def _own(self, instance: Any, runtime: Leadtrace) -> None:
+        """Note ``runtime`` as the handle ``instance``'s queue is filled under."""
+        queue = getattr(instance, "queue", None)
+        if queue is not None and self._owners.get(queue) is not runtime:
+            self._owners[queue] = runtime
+
     def _enqueue(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        """Default: stamp the message with the caller's current span, journey and campaign."""
         try:
             msg = args[0] if args else kwargs.get("msg")
-            kind = str(msg.get("type", "message")) if isinstance(msg, dict) else "message"
             runtime = current()
-            queue = getattr(instance, "queue", None)
-            if queue is not None and self._owners.get(queue) is not runtime:
-                self._owners[queue] = runtime
-            span: Span = INVALID_SPAN
-            token = None
-            if not self.producer_spans:
-                self._stamp(trace.get_current_span(), msg)
-            else:
-                span = self.tracer.get(runtime).start_span(
-                    f"{self.vendor} {kind}", kind=SpanKind.PRODUCER
-                )
-                if span.is_recording():
-                    self._producer_attributes(span, kind, msg)
-                self._stamp(span, msg)
-                # Activated by hand: trace.use_span's generator costs more than the span's
-                # own attributes; the span ends (without recording the exception) either way.
-                token = context.attach(trace.set_span_in_context(span))
+            self._stamp(trace.get_current_span(), msg, runtime)
+            self._own(instance, runtime)
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.enqueue")
             return wrapped(*args, **kwargs)
         # A message the client refused (full queue) or an enqueue that raised is counted on
-        # the vendor metrics, sampled or not, with or without a producer span.
+        # the vendor metrics, sampled or not.
+        try:
+            result = wrapped(*args, **kwargs)
+        except Exception as exc:
+            self._finish(INVALID_SPAN, functools.partial(_failure, exc), runtime, _kind(msg))
+            raise
+        if result.__class__ is tuple and len(result) == 2 and not result[0]:
+            read = functools.partial(_queued, INVALID_SPAN, result)
+            self._finish(INVALID_SPAN, read, runtime, _kind(msg))
+        return result
+
+    def _produce(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """``producer_spans=True``: a PRODUCER span per message, which the stamp names."""
+        try:
+            msg = args[0] if args else kwargs.get("msg")
+            kind = _kind(msg)
+            runtime = current()
+            self._own(instance, runtime)
+            span = self.tracer.get(runtime).start_span(
+                f"{self.vendor} {kind}", kind=SpanKind.PRODUCER
+            )
+            if span.is_recording():
+                self._producer_attributes(span, kind, msg)
+            self._stamp(span, msg, runtime)
+            # Activated by hand: trace.use_span's generator costs more than the span's own
+            # attributes; the span ends (without recording the exception) either way.
+            token = context.attach(trace.set_span_in_context(span))
+        except Exception as exc:
+            internal_error(exc, f"{self.vendor}.enqueue")
+            return wrapped(*args, **kwargs)
         try:
             try:
                 result = wrapped(*args, **kwargs)
@@ -190,9 +242,8 @@ class AnalyticsClient:
             self._finish(span, functools.partial(_queued, span, result), runtime, kind)
             return result
         finally:
-            if token is not None:
-                context.detach(token)
-                span.end()
+            context.detach(token)
+            span.end()
 
     def _producer_attributes(self, span: Span, kind: str, msg: Any) -> None:
         attrs: dict[str, Any] = {semconv.VENDOR_NAME: self.vendor, semconv.VENDOR_OPERATION: kind}
@@ -214,22 +265,33 @@ class AnalyticsClient:
                 attrs[semconv.VENDOR_MESSAGE_ID] = str(message_id)
         add_attributes(span, attrs)  # built here: text and tuples of text only
 
-    def _stamp(self, span: Span, msg: Any) -> None:
-        """Write trace, journey and campaign ids into ``msg["context"]["leadtrace"]``."""
-        if not isinstance(msg, dict) or not isinstance(msg.get("context"), dict):
+    def _stamp(self, span: Span, msg: Any, runtime: Leadtrace) -> None:
+        """Write the producing span's, journey's and campaign's ids into ``msg["context"]``.
+
+        The message goes to a third party: a journey or campaign id holding an e-mail address
+        or phone number is scrubbed as on spans (so the two still match).
+        """
+        if not isinstance(msg, dict):
             return
-        stamp: dict[str, str] = {}
+        stamp = msg.get("context")
+        if not isinstance(stamp, dict):
+            return
         span_context = span.get_span_context()
         if span_context.is_valid:
-            stamp["trace_id"] = f"{span_context.trace_id:032x}"
-            stamp["span_id"] = f"{span_context.span_id:016x}"
+            last = self._last_ids
+            if last is None or last[0] is not span_context:
+                trace_id, span_id = f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+                last = self._last_ids = (span_context, trace_id, span_id)
+            stamp[semconv.MESSAGE_TRACE_ID] = last[1]
+            stamp[semconv.MESSAGE_SPAN_ID] = last[2]
         journey = current_journey()
         if journey is not None:
-            stamp["journey_id"] = journey.journey_id
-            if journey.campaign is not None and journey.campaign.id:
-                stamp["campaign_id"] = journey.campaign.id
-        if stamp:
-            msg["context"][semconv.LEADTRACE_CONTEXT_KEY] = stamp
+            ids = self._last_journey
+            if ids is None or ids[0] is not journey:
+                ids = self._last_journey = (journey, *_journey_ids(journey, runtime))
+            stamp[semconv.MESSAGE_JOURNEY_ID] = ids[1]
+            if ids[2] is not None:
+                stamp[semconv.MESSAGE_CAMPAIGN_ID] = ids[2]
 
     # --- consumer: the upload thread -----------------------------------------------------------
 
@@ -301,6 +363,19 @@ class AnalyticsClient:
             record_outcome(span, outcome, semconv.LAYER_CAPTURE)
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.finish")
+
+
+def _journey_ids(journey: BusinessContext, runtime: Leadtrace) -> tuple[str, str | None]:
+    """The journey id and campaign id (None without one) as the message may carry them."""
+    scrubber = runtime.scrubber
+    scrub = scrubber.scrub if scrubber is not None else scrub_text
+    campaign = journey.campaign.id if journey.campaign is not None else None
+    return scrub(journey.journey_id), scrub(campaign) if campaign else None
+
+
+def _kind(msg: Any) -> str:
+    """The message's ``type`` (``track``, ``identify``, ...): its operation name."""
+    return str(msg.get("type", "message")) if isinstance(msg, dict) else "message"
 
 
 def _queued(span: Span, result: Any) -> Outcome | None:

@@ -1,4 +1,4 @@
-"""Segment (``segment-analytics-python``): producer spans per message, upload spans per batch.
+"""Segment (``segment-analytics-python``): trace-stamped messages, one upload span per batch.
 
 ::
 
@@ -8,13 +8,17 @@
     analytics = segment.analytics.Client(write_key)
     analytics.track("user-1", "Demo Requested", {"plan": "team"})
 
-Each ``track`` / ``identify`` / ``page`` / ``screen`` / ``group`` / ``alias`` call becomes a
-``segment <type>`` PRODUCER span (``segment track``) with the ``messageId``, the event name and
-the property / trait names (never values; the keyed hash of an ``email`` trait). The message's
-``context.leadtrace`` gets ``trace_id``, ``span_id``, ``journey_id`` and ``campaign_id``, so a
-warehouse row (``context_leadtrace_trace_id``, ...) joins back to its trace and journey. The
-consumer thread's ``segment upload`` span links to every producing span of its batch and reports
-batch size, retries, and messages dropped or re-queued after a rate limit.
+Each ``track`` / ``identify`` / ``page`` / ``screen`` / ``group`` / ``alias`` call stamps the
+message's ``context`` with ``leadtrace_trace_id`` and ``leadtrace_span_id`` (the span current
+when you call it: your request or stage span), ``leadtrace_journey_id`` and
+``leadtrace_campaign_id``, so a warehouse row (``context_leadtrace_trace_id``, ...) joins back to
+its trace and journey. The consumer thread's ``segment upload`` span links to those spans and
+reports batch size, retries and messages dropped or re-queued.
+
+``instrument(producer_spans=True)`` (or ``LEADTRACE_PRODUCER_SPANS=true``) also makes a
+``segment <type>`` PRODUCER span per call (``segment track``) with the ``messageId``, the event
+name and the property / trait names (never values; the keyed hash of an ``email`` trait); the
+stamp then names that span. It costs about half the CPU of the call (docs/performance.md).
 
 Needs the ``segment`` extra: ``pip install 'leadtrace[segment]'``.
 """
@@ -37,7 +41,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 
 from leadtrace import semconv
-from leadtrace.integrations._analytics import AnalyticsClient
+from leadtrace.integrations._analytics import AnalyticsClient, producer_spans_option
 from leadtrace.integrations._vendor import VendorTracer
 
 __all__ = ["SegmentInstrumentor"]
@@ -51,9 +55,9 @@ class SegmentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
 
     ``instrument()`` options:
         tracer_provider: provider for the spans; default: leadtrace's current handle.
-        producer_spans: ``False`` makes no span per message (for high-volume tracking): the
-            message is stamped with the caller's current span and journey instead, and the
-            upload span links to that span. Default ``True``.
+        producer_spans: ``True`` makes a PRODUCER span per message. Default: the
+            ``LEADTRACE_PRODUCER_SPANS`` environment variable, else ``False`` (the message is
+            stamped with the caller's current span, and the upload span links to that span).
         http_spans: keep the spans of OpenTelemetry's requests instrumentation under the
             upload span. Default ``False``: the upload span is the HTTP client span.
     """
@@ -69,7 +73,7 @@ class SegmentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untyped ba
             segment.analytics.consumer.Consumer,
             segment.analytics.consumer,
             VendorTracer(_SCOPE, kwargs.get("tracer_provider")),
-            producer_spans=bool(kwargs.get("producer_spans", True)),
+            producer_spans=producer_spans_option(kwargs),
             http_spans=bool(kwargs.get("http_spans", False)),
             default_host="https://api.segment.io",
         )
