@@ -266,6 +266,65 @@ def test_the_upload_span_is_the_http_client_span(
     assert ("traceparent" in request.headers) is http_spans
 
 
+@pytest.mark.parametrize("producer_spans", [False, True])
+def test_sync_mode_upload_is_a_child_span(
+    analytics: Analytics, leadtrace_capture: Capture, producer_spans: bool
+) -> None:
+    """``sync_mode=True`` posts inside ``track()``: the upload span is a child of the span that
+    produced the message, with no HTTP span under it and no trace header to the vendor."""
+    ok(analytics.server)
+    provider = leadtrace_capture.handle.tracer_provider
+    requests_instrumentor = RequestsInstrumentor()
+    requests_instrumentor.instrument(tracer_provider=provider)
+    analytics.instrumentor.instrument(producer_spans=producer_spans)
+    try:
+        client = analytics.client(sync_mode=True)
+        with (
+            leadtrace.journey(campaign=CAMPAIGN),
+            provider.get_tracer("checkout").start_as_current_span("POST /demo-request"),
+        ):
+            client.track("user-1", "Demo Requested")
+    finally:
+        analytics.instrumentor.uninstrument()
+        requests_instrumentor.uninstrument()
+    (caller,) = named(leadtrace_capture, "POST /demo-request")
+    producer = named(leadtrace_capture, f"{analytics.vendor} track")
+    parent = producer[0] if producer_spans else caller
+    (upload,) = named(leadtrace_capture, f"{analytics.vendor} upload")
+    assert upload.parent_span_id == parent.span_id
+    assert upload.attributes[semconv.VENDOR_BATCH_SIZE] == 1
+    assert upload.attributes[semconv.VENDOR_RETRY_COUNT] == 0
+    assert upload.attributes["http.response.status_code"] == 200
+    records = leadtrace_capture.records()
+    assert [r.name for r in records if r.parent_span_id == upload.span_id] == []
+    ((request, _response),) = analytics.server.log
+    assert "traceparent" not in request.headers
+    (message,) = analytics.messages()
+    assert stamp(message)["leadtrace_span_id"] == parent.span_id
+
+
+def test_sync_mode_failure_reaches_the_caller_counted_once(
+    analytics: Analytics, capture: Capture
+) -> None:
+    """A rejected ``sync_mode`` post raises the client's own error from ``track()`` and is
+    counted once, as an upload failure."""
+    analytics.server.expect_request(BATCH, method="POST").respond_with_response(
+        json_response(400, {"code": "invalid_request", "message": "bad batch"})
+    )
+    client = analytics.client(sync_mode=True)
+    with pytest.raises(Exception) as raised:  # noqa: PT011  # the vendor's own class, unchanged
+        client.track("user-1", "Demo Requested")
+    assert type(raised.value).__name__ == "APIError"
+    (upload,) = named(capture, f"{analytics.vendor} upload")
+    assert upload.error
+    assert upload.attributes[semconv.FAILURE_REASON] == "validation"
+    assert upload.attributes[semconv.VENDOR_BATCH_DROPPED] == 1
+    failed = {semconv.FAILURE_LAYER: "capture", semconv.FAILURE_REASON: "validation"}
+    assert _points(capture, "martech.vendor.calls") == [
+        ({**_upload_labels(analytics), **failed}, 1)
+    ]
+
+
 def test_server_error_is_retried_and_counted(analytics: Analytics, capture: Capture) -> None:
     """A 500 then a 200 gives one upload span with retry_count 1 and nothing dropped."""
     analytics.server.expect_ordered_request(BATCH, method="POST").respond_with_response(
@@ -449,6 +508,8 @@ def upload_links(capture: Capture, span_id: str) -> list[Any]:
 CASES = [
     capture,
     producers,
+    test_sync_mode_upload_is_a_child_span,
+    test_sync_mode_failure_reaches_the_caller_counted_once,
     test_personal_data_in_an_id_never_reaches_the_vendor,
     test_the_message_carries_the_callers_span,
     test_the_callers_own_context_keys_are_kept,

@@ -7,7 +7,10 @@ campaign ids, into the message's ``context`` (``leadtrace_trace_id``, ...), so a
 joins back to its trace and journey. The producing span is the caller's current span; with
 ``producer_spans=True`` each call gets a PRODUCER span of its own, which records the
 ``messageId``. The consumer's upload span has no parent: it links to every producing span of its
-batch and reports batch size, retries and messages dropped or re-queued.
+batch and reports batch size, retries and messages dropped or re-queued. With
+``sync_mode=True`` the client posts each message from inside ``Client._enqueue`` (through the
+``post`` its client module imported): that upload span is a child of the caller's span, and its
+error, raised through ``track``, is counted once.
 
 The keys are flat (``context.leadtrace_trace_id``, not ``context.leadtrace.trace_id``):
 warehouses flatten both into the same column, and the client cleans and JSON-encodes each
@@ -83,6 +86,8 @@ class _Upload:
 
 
 _upload: ContextVar[_Upload | None] = ContextVar("leadtrace_analytics_upload", default=None)
+_counted: ContextVar[BaseException | None] = ContextVar("leadtrace_analytics_counted", default=None)
+"""The error of a ``sync_mode`` upload, already counted as an upload failure."""
 
 
 def _producer(message: Any) -> tuple[str, str] | None:
@@ -129,6 +134,7 @@ class AnalyticsClient:
     Args:
         vendor: ``semconv.VENDOR_*`` value; also the first word of span names.
         client: the library's ``Client`` class.
+        client_module: the module ``Client._enqueue`` looks ``post`` up in (``sync_mode``).
         consumer: the library's ``Consumer`` class.
         consumer_module: the module ``Consumer.request`` looks ``post`` up in.
         tracer: where spans go.
@@ -143,6 +149,7 @@ class AnalyticsClient:
         self,
         vendor: str,
         client: type,
+        client_module: Any,
         consumer: type,
         consumer_module: Any,
         tracer: VendorTracer,
@@ -155,6 +162,7 @@ class AnalyticsClient:
         self._http = http_guard(http_spans)
         self.default_host = default_host
         self.client = client
+        self.client_module = client_module
         self.consumer = consumer
         self.consumer_module = consumer_module
         self.tracer = tracer
@@ -173,12 +181,14 @@ class AnalyticsClient:
         wrapt.wrap_function_wrapper(self.client, "_enqueue", enqueue)
         wrapt.wrap_function_wrapper(self.consumer, "request", self._request)
         wrapt.wrap_function_wrapper(self.consumer_module, "post", _post)
+        wrapt.wrap_function_wrapper(self.client_module, "post", self._sync_post)
 
     def unwrap(self) -> None:
         """Remove the wrappers."""
         unwrap(self.client, "_enqueue")
         unwrap(self.consumer, "request")
         unwrap(self.consumer_module, "post")
+        unwrap(self.client_module, "post")
 
     # --- producer: the caller's thread ---------------------------------------------------------
 
@@ -205,11 +215,13 @@ class AnalyticsClient:
         try:
             result = wrapped(*args, **kwargs)
         except Exception as exc:
-            self._finish(INVALID_SPAN, functools.partial(_failure, exc), runtime, _kind(msg))
+            if not _already_counted(exc):
+                self._finish(INVALID_SPAN, functools.partial(_failure, exc), runtime, _kind(msg))
             raise
         if result.__class__ is tuple and len(result) == 2 and not result[0]:
-            read = functools.partial(_queued, INVALID_SPAN, result)
-            self._finish(INVALID_SPAN, read, runtime, _kind(msg))
+            self._finish(
+                INVALID_SPAN, functools.partial(_queued, INVALID_SPAN, result), runtime, _kind(msg)
+            )
         return result
 
     def _produce(
@@ -237,7 +249,8 @@ class AnalyticsClient:
             try:
                 result = wrapped(*args, **kwargs)
             except Exception as exc:
-                self._finish(span, functools.partial(_failure, exc), runtime, kind)
+                if not _already_counted(exc):
+                    self._finish(span, functools.partial(_failure, exc), runtime, kind)
                 raise
             self._finish(span, functools.partial(_queued, span, result), runtime, kind)
             return result
@@ -298,14 +311,47 @@ class AnalyticsClient:
     def _request(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        """The consumer thread's upload of a batch: a root span linking to its producers."""
         try:
             batch = args[0] if args else kwargs.get("batch")
-            messages = batch if isinstance(batch, list) else []
-            links = _links(messages)
             queue = getattr(instance, "queue", None)
             owner = self._owners.get(queue) if queue is not None else None
+            host = getattr(instance, "host", None)
+        except Exception as exc:
+            internal_error(exc, f"{self.vendor}.upload")
+            return wrapped(*args, **kwargs)
+        return self._upload(wrapped, args, kwargs, batch, host, owner)
+
+    def _sync_post(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """``sync_mode=True``: the client posts each message from inside ``track`` on the
+        caller's thread, once; the upload span is a child of the caller's (or producer) span."""
+
+        def post(*args: Any, **kwargs: Any) -> Any:
+            return _post(wrapped, instance, args, kwargs)
+
+        host = args[1] if len(args) > 1 else kwargs.get("host")
+        return self._upload(post, args, kwargs, kwargs.get("batch"), host, None, sync=True)
+
+    def _upload(
+        self,
+        call: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        batch: Any,
+        host: Any,
+        owner: Leadtrace | None,
+        sync: bool = False,
+    ) -> Any:
+        """Run ``call`` (one upload of ``batch``) under the upload span and count it."""
+        try:
+            messages = batch if isinstance(batch, list) else []
             span = self.tracer.get(owner).start_span(
-                f"{self.vendor} upload", context=_EMPTY, kind=SpanKind.CLIENT, links=links
+                f"{self.vendor} upload",
+                context=None if sync else _EMPTY,
+                kind=SpanKind.CLIENT,
+                links=None if sync else _links(messages),
             )
             if span.is_recording():
                 attrs: dict[str, Any] = {
@@ -314,7 +360,7 @@ class AnalyticsClient:
                     semconv.VENDOR_BATCH_SIZE: len(messages),
                     HTTP_REQUEST_METHOD: "POST",
                 }
-                host = getattr(instance, "host", None) or self.default_host
+                host = host or self.default_host
                 if isinstance(host, str):
                     attrs.update(server_attributes(host))
                 span.set_attributes(attrs)
@@ -322,7 +368,7 @@ class AnalyticsClient:
             token = _upload.set(upload)
         except Exception as exc:
             internal_error(exc, f"{self.vendor}.upload")
-            return wrapped(*args, **kwargs)
+            return call(*args, **kwargs)
         try:
             with trace.use_span(
                 span, end_on_exit=True, record_exception=False, set_status_on_exception=False
@@ -331,13 +377,15 @@ class AnalyticsClient:
                 # upload, sampled or not.
                 try:
                     with self._http():
-                        result = wrapped(*args, **kwargs)
+                        result = call(*args, **kwargs)
                 except Exception as exc:
                     self._finish(
                         span,
                         functools.partial(_upload_failure, upload, exc, len(messages)),
                         owner or current(),
                     )
+                    if sync:
+                        _counted.set(exc)  # the track() it raises through counts it no more
                     raise
                 self._finish(span, functools.partial(_upload_success, upload), owner or current())
                 return result
@@ -371,6 +419,15 @@ def _journey_ids(journey: BusinessContext, runtime: Leadtrace) -> tuple[str, str
     scrub = scrubber.scrub if scrubber is not None else scrub_text
     campaign = journey.campaign.id if journey.campaign is not None else None
     return scrub(journey.journey_id), scrub(campaign) if campaign else None
+
+
+def _already_counted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a ``sync_mode`` upload's error its upload span counted (forgets it)."""
+    counted = _counted.get()
+    if counted is None:
+        return False
+    _counted.set(None)
+    return counted is exc
 
 
 def _kind(msg: Any) -> str:

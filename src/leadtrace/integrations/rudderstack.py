@@ -13,7 +13,8 @@ message's ``context`` with ``leadtrace_trace_id`` and ``leadtrace_span_id`` (the
 when you call it: your request or stage span), ``leadtrace_journey_id`` and
 ``leadtrace_campaign_id``, so a warehouse row (``context_leadtrace_trace_id``, ...) joins back to
 its trace and journey. The consumer thread's ``rudderstack upload`` span links to those spans and
-reports batch size, retries and messages dropped or re-queued.
+reports batch size, retries and messages dropped or re-queued. With ``sync_mode=True`` the
+client posts inside ``track``, and the upload span is a child of the caller's span.
 
 ``instrument(producer_spans=True)`` (or ``LEADTRACE_PRODUCER_SPANS=true``) also makes a
 ``rudderstack <type>`` PRODUCER span per call (``rudderstack track``) with the ``messageId``,
@@ -71,6 +72,7 @@ class RudderStackInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # untype
         self._client = AnalyticsClient(
             semconv.VENDOR_RUDDERSTACK,
             rudderstack.analytics.client.Client,
+            rudderstack.analytics.client,
             rudderstack.analytics.consumer.Consumer,
             rudderstack.analytics.consumer,
             VendorTracer(_SCOPE, kwargs.get("tracer_provider")),
