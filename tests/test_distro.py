@@ -70,3 +70,35 @@ def test_distro_makes_leadtrace_the_configurator(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", "sdk")
     LeadtraceDistro().configure()
     assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "sdk"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variable", "where"),
+    [("LEADTRACE_SCRUB", "configure()"), ("LEADTRACE_PRODUCER_SPANS", "the Segment instrumentor")],
+)
+def test_a_bad_setting_is_named_at_start_up(variable: str, where: str, tmp_path: Path) -> None:
+    """A bad variable (read by ``where``) is named in the launcher's start-up error; the
+    launcher then runs the app without (the rest of) its instrumentation, as it always does."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LEADTRACE_"))},
+        "LEADTRACE_SERVICE_NAME": "zero-code",
+        "LEADTRACE_LOCAL_DIR": str(tmp_path),
+        "OTEL_PYTHON_DISTRO": "leadtrace",
+        "OTEL_TRACES_EXPORTER": "none",
+        variable: "sometimes",
+    }
+    done = subprocess.run(
+        [str(INSTRUMENT), sys.executable, "-c", "print('app ran')"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Failed to auto initialize OpenTelemetry" in done.stderr
+    assert f"ConfigError: setting '{variable}' must be true or false, got 'sometimes'" in (
+        done.stderr
+    )
+    assert done.stdout.strip() == "app ran"
