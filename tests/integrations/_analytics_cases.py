@@ -101,6 +101,17 @@ def stamp(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message["context"].items() if k.startswith("leadtrace")}
 
 
+def track_once(analytics: Analytics, **options: Any) -> None:
+    """Instrument with ``options``, track one message with a new client and upload it."""
+    analytics.instrumentor.instrument(**options)
+    try:
+        client = analytics.client()
+        client.track("user-1", "Demo Requested")
+        client.flush()
+    finally:
+        analytics.instrumentor.uninstrument()
+
+
 def ok(server: HTTPServer) -> None:
     """The stand-in accepts every batch."""
     server.expect_request(BATCH, method="POST").respond_with_response(
@@ -224,13 +235,7 @@ def test_producer_spans_from_the_environment(
     option (``opentelemetry-instrument``); a value that is not a boolean is refused by name."""
     ok(analytics.server)
     monkeypatch.setenv("LEADTRACE_PRODUCER_SPANS", "true")
-    analytics.instrumentor.instrument()
-    try:
-        client = analytics.client()
-        client.track("user-1", "Demo Requested")
-        client.flush()
-    finally:
-        analytics.instrumentor.uninstrument()
+    track_once(analytics)
     assert len(named(leadtrace_capture, f"{analytics.vendor} track")) == 1
     monkeypatch.setenv("LEADTRACE_PRODUCER_SPANS", "sometimes")
     with pytest.raises(leadtrace.ConfigError, match=r"LEADTRACE_PRODUCER_SPANS.*true or false"):
@@ -460,13 +465,7 @@ def test_uninstrument_restores_the_client(analytics: Analytics, leadtrace_captur
 def test_noop_tracer_provider_works(analytics: Analytics, leadtrace_capture: Capture) -> None:
     """With a NoOp provider messages still go out and nothing is recorded."""
     ok(analytics.server)
-    analytics.instrumentor.instrument(tracer_provider=NoOpTracerProvider())
-    try:
-        client = analytics.client()
-        client.track("user-1", "Demo Requested")
-        client.flush()
-    finally:
-        analytics.instrumentor.uninstrument()
+    track_once(analytics, tracer_provider=NoOpTracerProvider())
     assert len(analytics.messages()) == 1
     assert leadtrace_capture.records() == []
 
@@ -476,13 +475,7 @@ def test_non_recording_span_gets_no_attributes(analytics: Analytics, producer_sp
     """Neither the producer nor the upload span is handed attributes when not recording."""
     ok(analytics.server)
     provider = SpyTracerProvider()
-    analytics.instrumentor.instrument(tracer_provider=provider, producer_spans=producer_spans)
-    try:
-        client = analytics.client()
-        client.track("user-1", "Demo Requested")
-        client.flush()
-    finally:
-        analytics.instrumentor.uninstrument()
+    track_once(analytics, tracer_provider=provider, producer_spans=producer_spans)
     assert len(provider.spans) == (2 if producer_spans else 1)
     assert [spy.attribute_calls for spy in provider.spans] == [0] * len(provider.spans)
 

@@ -218,10 +218,9 @@ class AnalyticsClient:
             if not _already_counted(exc):
                 self._finish(INVALID_SPAN, functools.partial(_failure, exc), runtime, _kind(msg))
             raise
-        if result.__class__ is tuple and len(result) == 2 and not result[0]:
-            self._finish(
-                INVALID_SPAN, functools.partial(_queued, INVALID_SPAN, result), runtime, _kind(msg)
-            )
+        if result.__class__ is tuple and len(result) == 2 and not result[0]:  # queue full
+            full = functools.partial(Outcome, reason=semconv.FAILURE_QUEUE_FULL)
+            self._finish(INVALID_SPAN, full, runtime, _kind(msg))
         return result
 
     def _produce(
